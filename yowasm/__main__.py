@@ -1,0 +1,3 @@
+from yowasm.cli import main
+
+main()

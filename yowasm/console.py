@@ -1,0 +1,91 @@
+"""Everything yowasm shows or asks a person: rich output and questionary prompts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from rich.console import Console
+from rich.markup import escape
+from rich.tree import Tree
+
+if TYPE_CHECKING:
+    from yowasm.errors import YowasmError
+    from yowasm.questionnaire import Question
+    from yowasm.scaffold import Scaffold
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def print_error(error: YowasmError) -> None:
+    err.print(f"[bold red]Error:[/] {escape(error.message)}")
+    if error.hint:
+        err.print(f"[dim]{escape(error.hint)}[/]")
+
+
+def info(message: str) -> None:
+    err.print(message)
+
+
+def ask(question: Question, default: str | None, answers: Mapping[str, Any]) -> str:
+    """Ask one question with questionary; a bad answer is refused at the prompt."""
+    import questionary
+
+    from yowasm.errors import Aborted, YowasmError
+
+    def validate(text: str) -> bool | str:
+        try:
+            question.check(answers, text)
+        except YowasmError as error:
+            return f"{error.message} {error.hint or ''}".strip()
+        return True
+
+    try:
+        if question.choices:
+            choices = list(question.choices)
+            if question.other_prompt:
+                choices.append(questionary.Choice("other host…", value=""))
+            answer = questionary.select(
+                question.prompt, choices=choices, default=default if default in choices else None
+            ).unsafe_ask()
+            if answer == "" and question.other_prompt:
+                answer = questionary.text(question.other_prompt, validate=validate).unsafe_ask()
+        else:
+            answer = questionary.text(
+                question.prompt, default=default or "", validate=validate
+            ).unsafe_ask()
+    except (KeyboardInterrupt, EOFError):
+        raise Aborted() from None
+    return answer
+
+
+def _tree(root: Path, files: list[Path]) -> Tree:
+    tree = Tree(f"[bold]{escape(str(root))}[/]")
+    nodes: dict[Path, Tree] = {Path(): tree}
+    for relative in sorted(files):
+        for depth in range(1, len(relative.parts) + 1):
+            part = Path(*relative.parts[:depth])
+            if part not in nodes:
+                label = escape(part.name) + ("/" if depth < len(relative.parts) else "")
+                nodes[part] = nodes[part.parent].add(label)
+    return tree
+
+
+def show_scaffold(scaffold: Scaffold) -> None:
+    answers = scaffold.answers
+    out.print(_tree(scaffold.display_path, scaffold.files))
+    reference = answers.repository
+    out.print(
+        f"\n[bold green]Created[/] {answers.language.title} {escape(answers.runtime.value)} project "
+        f"[bold]{escape(answers.name)}[/]"
+        + (f" → {escape(reference)}" if reference else "")
+    )
+    out.print("\n[bold]Next steps[/]")
+    for label, command in scaffold.next_steps:
+        out.print(f"  [dim]{label:<8}[/] {escape(command)}")

@@ -1,0 +1,60 @@
+"""What yowasm knows about each language, read from the template's own facts file.
+
+Each templates/<language>/language.yml says how that language's projects are built,
+tested and run, which tools they need and how to install them. The templates render
+those facts into README, workflows and editor tasks; yowasm uses the same file for
+its summary, `build` and `doctor`, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from yowasm.model import Language
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def templates_dir() -> Path:
+    """The copier template root: inside the package when installed, beside it in a checkout."""
+    for candidate in (PACKAGE_DIR / "templates", PACKAGE_DIR.parent / "templates"):
+        if (candidate / "copier.yml").is_file():
+            return candidate
+    raise FileNotFoundError("yowasm's templates are missing from this installation")
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    check: str
+    install: str
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class LanguageFacts:
+    language: Language
+    title: str
+    build: str
+    test: str
+    run: str
+    sources: tuple[str, ...]
+    tools: tuple[Tool, ...]
+
+
+@cache
+def language_facts(language: Language) -> LanguageFacts:
+    import yaml
+
+    raw = yaml.safe_load((templates_dir() / language.value / "language.yml").read_text("utf-8"))
+    return LanguageFacts(
+        language=language,
+        title=raw["title"],
+        build=raw["commands"]["build"],
+        test=raw["commands"]["test"],
+        run=raw["commands"]["run"],
+        sources=tuple(raw["sources"]),
+        tools=tuple(Tool(**tool) for tool in raw["tools"]),
+    )

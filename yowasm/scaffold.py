@@ -1,0 +1,142 @@
+"""Render a project from the templates, all or nothing.
+
+The template is rendered into a temporary folder beside the destination, then moved
+into place. On any error or interrupt a destination yowasm created is removed, and a
+destination that existed is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from yowasm.errors import Aborted, DestinationError, TemplateError, YowasmError
+from yowasm.languages import language_facts, templates_dir
+from yowasm.model import ProjectAnswers, RegistryKind, Runtime
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    destination: Path
+    display_path: Path
+    answers: ProjectAnswers
+    files: list[Path]
+    created_directory: bool
+
+    @property
+    def next_steps(self) -> list[tuple[str, str]]:
+        facts = language_facts(self.answers.language)
+        steps = []
+        if self.display_path != Path("."):
+            steps.append(("enter", f"cd {self.display_path}"))
+        steps += [("build", facts.build), ("test", facts.test)]
+        if self.answers.is_handler:
+            steps.append(("serve", "yowasm serve  # then: curl http://127.0.0.1:3000/"))
+        else:
+            steps.append(("run", facts.run))
+        if self.answers.registry.kind is not RegistryKind.NONE:
+            steps.append(("publish", f"yowasm publish  # → {self.answers.repository}:canary"))
+        if self.answers.runtime is Runtime.KRUSTLET:
+            steps.append(("deploy", "kubectl apply -f k8s/"))
+        return steps
+
+
+def check_destination(destination: Path, *, force: bool) -> None:
+    if destination.exists() and not destination.is_dir():
+        raise DestinationError(f"{destination} exists and is not a directory.")
+    if destination.is_dir() and any(destination.iterdir()) and not force:
+        raise DestinationError(
+            f"{destination} exists and is not empty.",
+            hint="Choose another directory, or pass --force to render into it "
+            "(files the template does not produce are kept).",
+        )
+    if not destination.parent.is_dir():
+        raise DestinationError(
+            f"The parent folder {destination.parent} does not exist.",
+            hint=f"Create it first: mkdir -p {destination.parent}",
+        )
+
+
+def create_project(answers: ProjectAnswers, destination: Path, *, force: bool = False) -> Scaffold:
+    display_path = destination
+    destination = destination.absolute()
+    check_destination(destination, force=force)
+    existed = destination.exists()
+    with _staging(destination.parent) as staging:
+        rendered = staging / "project"
+        _render(answers, rendered)
+        files = sorted(path.relative_to(rendered) for path in rendered.rglob("*") if not path.is_dir())
+        if existed:
+            _merge_into(rendered, destination, files, staging / "backup")
+        else:
+            os.rename(rendered, destination)
+    return Scaffold(destination, display_path, answers, files, created_directory=not existed)
+
+
+@contextmanager
+def _staging(parent: Path) -> Iterator[Path]:
+    staging = Path(tempfile.mkdtemp(prefix=".yowasm-new-", dir=parent))
+    try:
+        yield staging
+    except KeyboardInterrupt:
+        raise Aborted() from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _render(answers: ProjectAnswers, target: Path) -> None:
+    import copier
+
+    try:
+        copier.run_copy(
+            str(templates_dir()),
+            target,
+            data=answers.to_data(),
+            defaults=True,
+            overwrite=True,
+            quiet=True,
+            unsafe=False,
+        )
+    except (KeyboardInterrupt, YowasmError):
+        raise
+    except Exception as error:  # copier raises many unrelated types; none may escape raw
+        raise TemplateError(
+            f"Rendering the {answers.language.title} template failed: {error}",
+            hint="Nothing was written. This is a bug in yowasm's templates; please report it.",
+        ) from error
+
+
+def _merge_into(rendered: Path, destination: Path, files: list[Path], backup: Path) -> None:
+    """Move rendered files into an existing folder; on failure put everything back."""
+    moved: list[Path] = []
+    created_dirs: list[Path] = []
+    try:
+        for relative in files:
+            target = destination / relative
+            for parent in reversed(relative.parents[:-1]):
+                folder = destination / parent
+                if not folder.exists():
+                    folder.mkdir()
+                    created_dirs.append(folder)
+                elif not folder.is_dir():
+                    raise DestinationError(f"{folder} is a file where the template has a folder.")
+            if target.is_dir():
+                raise DestinationError(f"{target} is a folder where the template has a file.")
+            if target.exists() or target.is_symlink():
+                (backup / relative).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target, backup / relative)
+            moved.append(relative)
+            os.replace(rendered / relative, target)
+    except BaseException:
+        for relative in reversed(moved):
+            (destination / relative).unlink(missing_ok=True)
+            if (backup / relative).exists() or (backup / relative).is_symlink():
+                os.replace(backup / relative, destination / relative)
+        for folder in reversed(created_dirs):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
