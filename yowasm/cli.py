@@ -78,6 +78,9 @@ def new(
     artifact_format: Optional[str] = typer.Option(
         None, help="wasm-to-oci | cncf [default: cncf for wasmtime, else wasm-to-oci]."
     ),
+    publisher: Optional[str] = typer.Option(
+        None, help="oras | wasm-to-oci: what the release workflow pushes with [default: oras]."
+    ),
     license: Optional[str] = typer.Option(None, help="MIT | Apache-2.0 | none [default: MIT]."),
     branch: Optional[str] = typer.Option(None, help="Default branch [default: main]."),
     defaults: bool = typer.Option(False, "--defaults", help="Take the default for every question not given."),
@@ -98,7 +101,7 @@ def new(
     flags = dict(
         name=name, description=description, author=author, language=language, runtime=runtime,
         krustlet_node=krustlet_node, registry=registry, namespace=namespace, acr_name=acr_name,
-        artifact_format=artifact_format, license=license, branch=branch,
+        artifact_format=artifact_format, publisher=publisher, license=license, branch=branch,
     )
     given.update({key: value for key, value in flags.items() if value is not None})
     if directory is not None:

@@ -31,6 +31,17 @@ class Tool:
     check: str
     install: str
     purpose: str = ""
+    #: An optional tool improves the result but the build works without it.
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """A shell command, run in the project, that succeeds when the WASI target is usable."""
+
+    check: str
+    install: str
+    purpose: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class LanguageFacts:
     run: str
     sources: tuple[str, ...]
     tools: tuple[Tool, ...]
+    target: TargetCheck
+    #: Run once before the first build (e.g. `npm install`), or None.
+    setup: str | None = None
 
 
 @cache
@@ -57,4 +71,6 @@ def language_facts(language: Language) -> LanguageFacts:
         run=raw["commands"]["run"],
         sources=tuple(raw["sources"]),
         tools=tuple(Tool(**tool) for tool in raw["tools"]),
+        target=TargetCheck(**raw["target"]),
+        setup=raw["commands"].get("setup"),
     )

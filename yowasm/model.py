@@ -67,6 +67,13 @@ class ArtifactFormat(Choice):
     CNCF = "cncf"
 
 
+class Publisher(Choice):
+    """The tool a generated release workflow pushes with."""
+
+    ORAS = "oras"
+    WASM_TO_OCI = "wasm-to-oci"
+
+
 class RegistryKind(Choice):
     GHCR = "ghcr"
     ACR = "acr"
@@ -292,6 +299,7 @@ class ProjectAnswers:
     license: License = License.MIT
     branch: str = "main"
     artifact_format: ArtifactFormat | None = None
+    publisher: Publisher = Publisher.ORAS
 
     def __post_init__(self) -> None:
         if self.artifact_format is None:
@@ -305,6 +313,20 @@ class ProjectAnswers:
                 self.artifact_format.value,
                 f"{self.runtime.value} pulls only the wasm-to-oci layout; cncf is for wasmtime",
                 "wasm-to-oci",
+            )
+        if self.publisher is Publisher.WASM_TO_OCI and self.artifact_format is ArtifactFormat.CNCF:
+            raise ValidationError(
+                "publisher",
+                self.publisher.value,
+                "wasm-to-oci pushes only its own layout, not cncf",
+                "oras (or --artifact-format wasm-to-oci)",
+            )
+        if self.runtime is Runtime.KRUSTLET and self.registry.kind is RegistryKind.NONE:
+            raise ValidationError(
+                "registry",
+                "none",
+                "Krustlet pulls modules from an OCI registry, so krustlet needs one",
+                "ghcr",
             )
 
     @property
@@ -341,6 +363,7 @@ class ProjectAnswers:
             data["namespace"] = self.registry.namespace
         if self.registry.kind is not RegistryKind.NONE:
             data["artifact_format"] = self.artifact_format.value
+            data["publisher"] = self.publisher.value
         data["license"] = self.license.value
         data["branch"] = self.branch
         return data
@@ -364,6 +387,7 @@ class ProjectAnswers:
             artifact_format=(
                 ArtifactFormat.parse(artifact_format, "artifact format") if artifact_format else None
             ),
+            publisher=Publisher.parse(data.get("publisher") or "oras", "publisher"),
         )
 
     def as_dict(self) -> dict[str, Any]:

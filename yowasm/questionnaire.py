@@ -21,6 +21,7 @@ from yowasm.model import (
     Language,
     License,
     ProjectAnswers,
+    Publisher,
     Registry,
     RegistryKind,
     Runtime,
@@ -170,6 +171,16 @@ QUESTIONS: tuple[Question, ...] = (
         when=lambda answers: _registry_kind(answers) is not RegistryKind.NONE,
         # Krustlet and WAGI pull only wasm-to-oci, so only wasmtime users choose.
         ask_if=lambda answers: answers["runtime"] == Runtime.WASMTIME.value,
+    ),
+    Question(
+        "publisher",
+        "Tool the release workflow pushes with",
+        lambda answers, value: Publisher.parse(value, "publisher"),
+        default=lambda answers: Publisher.ORAS.value,
+        choices=_choices(Publisher),
+        when=lambda answers: _registry_kind(answers) is not RegistryKind.NONE,
+        # ORAS is maintained and checksum-verified; wasm-to-oci is an explicit opt-in.
+        ask_if=lambda answers: False,
     ),
     Question(
         "license",
