@@ -34,6 +34,8 @@ class Scaffold:
         steps = []
         if self.display_path != Path("."):
             steps.append(("enter", f"cd {self.display_path}"))
+        if facts.setup:
+            steps.append(("setup", facts.setup))
         steps += [("build", facts.build), ("test", facts.test)]
         if self.answers.is_handler:
             steps.append(("serve", "yowasm serve  # then: curl http://127.0.0.1:3000/"))
