@@ -116,5 +116,78 @@ def new(
     console.show_scaffold(scaffold)
 
 
+def _project_or_module(target: Path):
+    """A directory is a project (built when its module is stale); a file is a module."""
+    from yowasm.project import load_project
+
+    if target.is_dir():
+        return load_project(target)
+    return None
+
+
+@app.command()
+def build(
+    project: Path = typer.Argument(Path("."), help="Project folder.", show_default="."),
+) -> None:
+    """Build the project's release module with its own build command."""
+    from yowasm import console
+    from yowasm.build import build_project
+    from yowasm.project import load_project
+
+    console.show_built(build_project(load_project(project)))
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def run(
+    target: Path = typer.Argument(Path("."), help="Module (.wasm) or project folder.", show_default="."),
+    args: Optional[list[str]] = typer.Argument(None, help="Arguments for the module (after --).", show_default=False),
+    env: Optional[list[str]] = typer.Option(None, "--env", "-e", help="K=V environment variable; repeatable."),
+    dir: Optional[list[str]] = typer.Option(
+        None, "--dir", help="HOST[:GUEST] folder the module may use; repeatable."
+    ),
+) -> None:
+    """Run a WASI module with wasmtime; its exit code becomes yowasm's."""
+    import sys
+
+    from yowasm import console
+    from yowasm.runner import parse_dir, parse_env, run_module
+
+    args = list(args or [])
+    if args[:1] == ["--"]:  # options stop at the module, so `--` arrives as an argument
+        args = args[1:]
+    variables = parse_env(env or [])
+    preopens = [parse_dir(value) for value in dir or []]
+    module = target
+    project = _project_or_module(target)
+    if project is not None:
+        module = project.module_path
+        if project.module_is_stale():
+            from yowasm.build import build_project
+
+            console.show_built(build_project(project, output_to_stderr=True), stderr=True)
+    sys.stdout.flush()
+    raise typer.Exit(run_module(module, args, env=variables, dirs=preopens))
+
+
+@app.command()
+def doctor(
+    project: Optional[Path] = typer.Argument(
+        None, help="Project folder (default: the current folder if it is a project, else every language).",
+        show_default=False,
+    ),
+) -> None:
+    """Check the tools each language needs and say how to install what is missing."""
+    from yowasm import console
+    from yowasm.doctor import diagnose
+    from yowasm.project import ANSWERS_FILE, load_project
+
+    if project is None and (Path(".") / ANSWERS_FILE).is_file():
+        project = Path(".")
+    diagnosis = diagnose(load_project(project) if project is not None else None)
+    console.show_diagnosis(diagnosis)
+    if diagnosis.project_incomplete:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app(prog_name="yowasm")

@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.tree import Tree
 
 if TYPE_CHECKING:
+    from yowasm.build import BuildResult
+    from yowasm.doctor import Diagnosis
     from yowasm.errors import YowasmError
     from yowasm.questionnaire import Question
     from yowasm.scaffold import Scaffold
@@ -24,9 +26,10 @@ def is_interactive() -> bool:
 
 
 def print_error(error: YowasmError) -> None:
-    err.print(f"[bold red]Error:[/] {escape(error.message)}")
+    # soft_wrap: messages keep their own line breaks, so logs and pipes can be grepped.
+    err.print(f"[bold red]Error:[/] {escape(error.message)}", soft_wrap=True)
     if error.hint:
-        err.print(f"[dim]{escape(error.hint)}[/]")
+        err.print(f"[dim]{escape(error.hint)}[/]", soft_wrap=True)
 
 
 def info(message: str) -> None:
@@ -89,3 +92,39 @@ def show_scaffold(scaffold: Scaffold) -> None:
     out.print("\n[bold]Next steps[/]")
     for label, command in scaffold.next_steps:
         out.print(f"  [dim]{label:<8}[/] {escape(command)}")
+
+
+def show_built(result: BuildResult, *, stderr: bool = False) -> None:
+    console = err if stderr else out
+    try:
+        shown = result.module.relative_to(Path.cwd())
+    except ValueError:
+        shown = result.module
+    console.print(f"[bold green]Built[/] {escape(str(shown))} ({result.size:,} bytes)")
+
+
+def show_diagnosis(diagnosis: Diagnosis) -> None:
+    from rich.table import Table
+
+    from yowasm.doctor import Status
+
+    marks = {Status.OK: "[green]ok[/]", Status.MISSING: "[red]missing[/]", Status.UNCHECKED: "[dim]-[/]"}
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("language", "tool", "status", "found", "install"):
+        table.add_column(column, overflow="fold")
+    for finding in diagnosis.findings:
+        status = marks[finding.status]
+        if finding.status is Status.MISSING and finding.optional:
+            status = "[yellow]optional[/]"
+        table.add_row(
+            finding.language.title,
+            escape(finding.name),
+            status,
+            escape(finding.found),
+            escape(finding.install) if finding.status is not Status.OK else "",
+        )
+    out.print(table)
+    languages = dict.fromkeys(finding.language for finding in diagnosis.findings)
+    for language in languages:
+        verdict = "[green]ready[/]" if diagnosis.complete(language) else "[red]incomplete[/]"
+        out.print(f"{language.title}: {verdict}")

@@ -42,6 +42,8 @@ class TargetCheck:
     check: str
     install: str
     purpose: str = ""
+    #: Only meaningful inside a project (e.g. the compiler is a project dependency).
+    in_project: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,10 @@ class LanguageFacts:
     sources: tuple[str, ...]
     tools: tuple[Tool, ...]
     target: TargetCheck
-    #: Run once before the first build (e.g. `npm install`), or None.
+    #: Run once before the first build (e.g. `npm install`), or None ...
     setup: str | None = None
+    #: ... when this path is missing from the project.
+    setup_creates: str | None = None
 
 
 @cache
@@ -73,4 +77,5 @@ def language_facts(language: Language) -> LanguageFacts:
         tools=tuple(Tool(**tool) for tool in raw["tools"]),
         target=TargetCheck(**raw["target"]),
         setup=raw["commands"].get("setup"),
+        setup_creates=raw["commands"].get("setup_creates"),
     )

@@ -10,8 +10,13 @@ import wasmtime
 from yowasm.errors import ModuleError
 
 
-@cache
 def engine(*, epoch_interruption: bool = False) -> wasmtime.Engine:
+    """One engine per configuration for the whole process (modules and stores must share it)."""
+    return _engine(epoch_interruption)
+
+
+@cache
+def _engine(epoch_interruption: bool) -> wasmtime.Engine:
     config = wasmtime.Config()
     config.cache = True  # compiled code is kept in wasmtime's cache between runs
     config.epoch_interruption = epoch_interruption

@@ -1,0 +1,64 @@
+"""`yowasm doctor`: tools found with their versions, the WASI target, install commands
+for what is missing, and exit 1 when the project's own toolchain is incomplete."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import require_tool
+from tests.projects import render
+
+
+def doctor(*args: str, cwd: Path, path: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "250"}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([sys.executable, "-m", "yowasm", "doctor", *args], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def path_without(tmp_path: Path, *missing: str) -> str:
+    """A PATH holding every program of this machine's PATH but MISSING."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for entry in os.scandir(directory):
+            target = folder / entry.name
+            if entry.name not in missing and not target.exists():
+                target.symlink_to(entry.path)
+    return str(folder)
+
+
+def test_complete_project_toolchain(tmp_path):
+    require_tool("clang-14", "sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32")
+    project = render(tmp_path / "hello-wasm", language="c")
+    result = doctor(cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "C: ready" in result.stdout
+    assert "--target=wasm32-wasi" in result.stdout  # the target the toolchain can link
+    assert "Rust" not in result.stdout  # only the project's language
+
+
+def test_missing_tool_is_reported_with_its_install_command(tmp_path):
+    require_tool("make", "sudo apt-get install make")
+    project = render(tmp_path / "hello-wasm", language="tinygo")
+    result = doctor(str(project), cwd=tmp_path, path=path_without(tmp_path, "make"))
+    assert result.returncode == 1
+    row = next(line for line in result.stdout.splitlines() if "│ make" in line)
+    assert "missing" in row and "sudo apt-get install make" in row
+    assert "TinyGo: incomplete" in result.stdout
+    tinygo = next(line for line in result.stdout.splitlines() if "│ tinygo" in line)
+    assert "optional" in tinygo or "ok" in tinygo  # tinygo never makes the toolchain incomplete
+
+
+def test_without_a_project_every_language_is_checked(tmp_path):
+    result = doctor(cwd=tmp_path)
+    assert result.returncode == 0
+    for title in ("Rust", "C", "AssemblyScript", "TinyGo"):
+        assert f"{title}: " in result.stdout
+    assert "checked inside a project" in result.stdout

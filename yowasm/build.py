@@ -1,0 +1,58 @@
+"""`yowasm build`: a project's own release build, through its own build entry point."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from yowasm.errors import BuildError, ToolError
+from yowasm.project import Project
+
+STDERR_FD = 2
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    module: Path
+    size: int
+    commands: tuple[str, ...]
+
+
+def build_project(project: Project, *, output_to_stderr: bool = False) -> BuildResult:
+    """Run the language's build command (and its one-time setup) in the project, with
+    the tool's output going straight to the terminal (to stderr when the caller's
+    stdout is for something else, like the module `yowasm run` runs); fail with
+    BuildError if it fails or leaves no module."""
+    facts = project.facts
+    commands = []
+    if facts.setup and facts.setup_creates and not (project.root / facts.setup_creates).exists():
+        commands.append(facts.setup)
+    commands.append(facts.build)
+    for command in commands:
+        _require_tool(project, command)
+        completed = subprocess.run(
+            ["sh", "-c", command], cwd=project.root, stdout=STDERR_FD if output_to_stderr else None
+        )
+        if completed.returncode != 0:
+            raise BuildError(
+                f"`{command}` failed with exit code {completed.returncode} (its output is above).",
+                hint="`yowasm doctor` checks that the toolchain is complete.",
+            )
+    module = project.module_path
+    if not module.is_file():
+        raise BuildError(f"`{facts.build}` succeeded but left no module at {module}.")
+    return BuildResult(module, module.stat().st_size, tuple(commands))
+
+
+def _require_tool(project: Project, command: str) -> None:
+    program = shlex.split(command)[0]
+    if shutil.which(program):
+        return
+    install = next((tool.install for tool in project.facts.tools if tool.name == program), None)
+    raise ToolError(
+        f"`{program}` is not installed; {project.facts.title} projects build with `{command}`.",
+        hint=f"Install it: {install}" if install else "Run `yowasm doctor` to see what is missing.",
+    )
