@@ -234,16 +234,23 @@ def test_every_action_is_pinned_to_a_commit(projects):
 
 
 def test_language_folders_share_every_common_item():
-    """A language folder holds its own files plus links to each shared item, so no
-    shared file is copied into four places."""
+    """A language folder holds its own files plus a link to each shared file, so no
+    shared file is copied into four places. Links are to files, not folders, because
+    wheels keep linked files but drop linked folders."""
     root = templates_dir()
-    shared = {path.name for path in (root / "_shared").iterdir()} - {"facts.jinja", "licenses"}
+    shared_root = root / "_shared"
+    shared = {
+        path.relative_to(shared_root)
+        for path in shared_root.rglob("*")
+        if path.is_file() and path.name != "facts.jinja" and "licenses" not in path.parts
+    }
     for language in LANGUAGES:
-        links = {path.name for path in (root / language).iterdir() if path.is_symlink()}
+        folder = root / language
+        links = {path.relative_to(folder) for path in folder.rglob("*") if path.is_symlink()}
         assert links == shared, language
-        for name in links:
-            assert os.readlink(root / language / name) == f"../_shared/{name}"
-
+        for link in links:
+            assert (folder / link).resolve() == (shared_root / link).resolve()
+            assert not os.path.isabs(os.readlink(folder / link))
 
 BAD_WORKFLOW = """\
 name: bad
