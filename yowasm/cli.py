@@ -189,5 +189,94 @@ def doctor(
         raise typer.Exit(1)
 
 
+_PLAIN_HTTP = typer.Option(False, "--plain-http", help="Use HTTP, not HTTPS (localhost only, unless --insecure).")
+_INSECURE = typer.Option(False, "--insecure", help="Skip TLS verification; allow --plain-http to other hosts.")
+_CA_FILE = typer.Option(None, "--ca-file", help="CA certificate (PEM) to verify the registry with.", dir_okay=False)
+
+
+@app.command()
+def publish(
+    module: Optional[Path] = typer.Argument(None, help="Module (default: the project's build/NAME.wasm).", show_default=False),
+    reference: Optional[str] = typer.Argument(
+        None, help="HOST/NAMESPACE/NAME[:TAG] (default: the project's registry reference).", show_default=False
+    ),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Tag [default: the git tag of HEAD, else canary]."),
+    artifact_format: Optional[str] = typer.Option(
+        None, "--artifact-format", help="wasm-to-oci | cncf [default: the project's, else wasm-to-oci]."
+    ),
+    annotation: Optional[list[str]] = typer.Option(None, "--annotation", help="K=V manifest annotation; repeatable."),
+    plain_http: bool = _PLAIN_HTTP,
+    insecure: bool = _INSECURE,
+    ca_file: Optional[Path] = _CA_FILE,
+) -> None:
+    """Push a module to an OCI registry and print its reference and digest."""
+    from yowasm import console
+    from yowasm.oci import parse_annotations
+    from yowasm.oci import publish as push
+    from yowasm.publishing import connection_for, plan_publish
+
+    annotations = parse_annotations(annotation or [])
+    plan = plan_publish(module, reference, tag=tag, artifact_format=artifact_format, folder=Path("."))
+    connection = connection_for(plan.reference, plain_http=plain_http, insecure=insecure, ca_file=ca_file)
+    if plan.project is not None and module is None and plan.project.module_is_stale():
+        from yowasm.build import build_project
+
+        console.show_built(build_project(plan.project, output_to_stderr=True), stderr=True)
+    with console.transfer_progress(f"Pushing {plan.module.name}") as progress:
+        published = push(plan.module, plan.reference, connection, layout=plan.layout,
+                         annotations=annotations, progress=progress)
+    console.show_published(published)
+
+
+@app.command()
+def pull(
+    reference: str = typer.Argument(..., help="HOST/NAMESPACE/NAME[:TAG|@DIGEST]."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write [default: NAME.wasm]."),
+    plain_http: bool = _PLAIN_HTTP,
+    insecure: bool = _INSECURE,
+    ca_file: Optional[Path] = _CA_FILE,
+) -> None:
+    """Fetch a module (either OCI layout), verify its digests, write it atomically."""
+    from yowasm import console
+    from yowasm.oci import Reference
+    from yowasm.oci import pull as fetch
+    from yowasm.publishing import connection_for
+
+    parsed = Reference.parse(reference)
+    connection = connection_for(parsed, plain_http=plain_http, insecure=insecure, ca_file=ca_file)
+    target = output or Path(parsed.repository.rsplit("/", 1)[-1] + ".wasm")
+    console.show_pulled(fetch(parsed, target, connection))
+
+
+@app.command()
+def login(
+    host: str = typer.Argument(..., help="Registry HOST[:PORT], e.g. ghcr.io."),
+    username: Optional[str] = typer.Option(None, "--username", "-u", help="User name (asked if missing)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password or token from stdin."),
+) -> None:
+    """Store registry credentials in the Docker config file (also used by docker, oras, skopeo)."""
+    import sys
+
+    from yowasm import console
+    from yowasm.credentials import Credentials, store
+    from yowasm.errors import UsageError
+    from yowasm.model import validate_host
+
+    registry = "docker.io" if host in ("docker.io", "index.docker.io") else validate_host(host)
+    if username is None:
+        if not console.is_interactive():
+            raise UsageError("Missing --username.", hint=f"Example: echo \"$TOKEN\" | yowasm login {host} --username octocat --password-stdin")
+        username = console.ask_text("Username")
+    if password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    elif console.is_interactive():
+        password = console.ask_secret("Password or token")
+    else:
+        raise UsageError("No terminal to ask for the password.", hint="Pass it on stdin with --password-stdin.")
+    if not username or not password:
+        raise UsageError("The user name and password must not be empty.", hint="Example: yowasm login ghcr.io -u octocat --password-stdin")
+    console.show_logged_in(registry, username, store(registry, Credentials(username, password)))
+
+
 def main() -> None:
     app(prog_name="yowasm")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,6 +13,7 @@ from rich.tree import Tree
 
 if TYPE_CHECKING:
     from yowasm.build import BuildResult
+    from yowasm.oci import Published, Pulled
     from yowasm.doctor import Diagnosis
     from yowasm.errors import YowasmError
     from yowasm.questionnaire import Question
@@ -128,3 +130,61 @@ def show_diagnosis(diagnosis: Diagnosis) -> None:
     for language in languages:
         verdict = "[green]ready[/]" if diagnosis.complete(language) else "[red]incomplete[/]"
         out.print(f"{language.title}: {verdict}")
+
+
+@contextmanager
+def transfer_progress(label: str) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
+    """A factory of byte-progress callbacks drawing a rich bar; None when stderr is not
+    a terminal (logs and pipes get no bar)."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=err, transient=True) as progress:
+
+        def start(total: int) -> Callable[[int], None]:
+            task = progress.add_task(label, total=total)
+            return lambda sent: progress.advance(task, sent)
+
+        yield start
+
+
+def show_published(published: Published) -> None:
+    out.print(f"[bold green]Pushed[/] {escape(str(published.reference))}", soft_wrap=True)
+    out.print(f"Digest: {published.digest}", soft_wrap=True)
+    out.print(f"[dim]{published.size:,} bytes, {published.uploaded_bytes:,} uploaded[/]", soft_wrap=True)
+
+
+def show_pulled(pulled: Pulled) -> None:
+    out.print(f"[bold green]Pulled[/] {escape(str(pulled.reference))} → {escape(str(pulled.path))} "
+              f"({pulled.size:,} bytes, {pulled.layout.value} layout)", soft_wrap=True)
+    out.print(f"Digest: {pulled.digest}", soft_wrap=True)
+
+
+def show_logged_in(registry: str, username: str, path: Path) -> None:
+    out.print(f"[bold green]Logged in[/] to {escape(registry)} as {escape(username)} "
+              f"(credentials in {escape(str(path))})", soft_wrap=True)
+
+
+def ask_text(prompt: str) -> str:
+    import questionary
+
+    from yowasm.errors import Aborted
+
+    try:
+        return questionary.text(prompt).unsafe_ask()
+    except (KeyboardInterrupt, EOFError):
+        raise Aborted("Aborted.") from None
+
+
+def ask_secret(prompt: str) -> str:
+    import questionary
+
+    from yowasm.errors import Aborted
+
+    try:
+        return questionary.password(prompt).unsafe_ask()
+    except (KeyboardInterrupt, EOFError):
+        raise Aborted("Aborted.") from None

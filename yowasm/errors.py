@@ -91,6 +91,10 @@ class RegistryError(YowasmError):
     """An OCI registry refused a request or could not be reached."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry could not be reached or failed (5xx): trying again may work."""
+
+
 class InvalidReferenceError(UsageError):
     """An OCI reference does not follow the grammar."""
 

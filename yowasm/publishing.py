@@ -1,0 +1,69 @@
+"""What `yowasm publish` pushes where: the module, the reference and the layout, from
+the arguments or, inside a project, from its answers."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from yowasm.credentials import lookup
+from yowasm.errors import UsageError
+from yowasm.model import ArtifactFormat
+from yowasm.oci import Connection, Reference
+from yowasm.project import ANSWERS_FILE, Project, load_project
+
+DEFAULT_TAG = "canary"
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    module: Path
+    reference: Reference
+    layout: ArtifactFormat
+    project: Project | None
+
+
+def plan_publish(module: Path | None, reference: str | None, *, tag: str | None,
+                 artifact_format: str | None, folder: Path) -> PublishPlan:
+    """Arguments win; a project (FOLDER holding the answers file) fills in the rest:
+    its module, HOST/NAMESPACE/NAME, its artifact format, and the tag from --tag, the
+    exact git tag of HEAD, or `canary`."""
+    project = load_project(folder) if (folder / ANSWERS_FILE).is_file() else None
+    if module is None:
+        if project is None:
+            raise UsageError("No module given and no project here.",
+                             hint="Run in a project made by `yowasm new`, or: yowasm publish MODULE.wasm REGISTRY/NAME:TAG")
+        module = project.module_path
+    if reference is None:
+        if project is None or project.answers.repository is None:
+            raise UsageError(
+                "No reference given" + (" and the project has no registry." if project else "."),
+                hint="Example: yowasm publish build/hello.wasm ghcr.io/octocat/hello:v1.0.0",
+            )
+        reference = f"{project.answers.repository}:{tag or _git_tag(project.root) or DEFAULT_TAG}"
+    elif tag:
+        reference = f"{reference.rsplit(':', 1)[0] if ':' in reference.rsplit('/', 1)[-1] else reference}:{tag}"
+    if artifact_format:
+        layout = ArtifactFormat.parse(artifact_format, "artifact format")
+    elif project is not None:
+        layout = project.answers.artifact_format
+    else:
+        layout = ArtifactFormat.WASM_TO_OCI
+    return PublishPlan(module, Reference.parse(reference, default_tag=DEFAULT_TAG), layout, project)
+
+
+def _git_tag(root: Path) -> str | None:
+    try:
+        completed = subprocess.run(["git", "describe", "--tags", "--exact-match", "HEAD"], cwd=root,
+                                   capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout.strip() or None if completed.returncode == 0 else None
+
+
+def connection_for(reference: Reference, *, plain_http: bool, insecure: bool, ca_file: Path | None) -> Connection:
+    connection = Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file)
+    connection.check(reference.registry)
+    return Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
+                      credentials=lookup(reference.registry))
