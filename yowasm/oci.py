@@ -281,9 +281,16 @@ class RegistryClient:
             errors = []
         detail = "; ".join(f"{e.get('code', 'ERROR')}: {e.get('message', '')}".strip() for e in errors)
         what = f"{method} {response.request.path_url.split('?')[0]}"
-        if response.status_code in (401, 403):
+        credentials = self.connection.credentials
+        if response.status_code == 401 and (self._authorization or "").startswith("Basic") and credentials:
             return AuthError(
-                f"{self.reference.registry} denied {what}: {detail or f'HTTP {response.status_code}'}.",
+                f"{self.reference.registry} refused the user name and password of {credentials.username!r}.",
+                hint=f"Check them, then `yowasm login {self.reference.registry}` again.",
+            )
+        if response.status_code in (401, 403):
+            who = f"{credentials.username!r}" if credentials else "anonymous users"
+            return AuthError(
+                f"{self.reference.registry} denied {what} to {who}: {detail or f'HTTP {response.status_code}'}.",
                 hint=f"The credentials may lack permission; `yowasm login {self.reference.registry}` as a user who has it.",
             )
         error_type = RegistryUnavailable if response.status_code >= 500 else RegistryError
