@@ -278,5 +278,44 @@ def login(
     console.show_logged_in(registry, username, store(registry, Credentials(username, password)))
 
 
+@app.command()
+def serve(
+    target: Path = typer.Argument(Path("."), help="Project folder, modules.toml, or a module (.wasm).", show_default="."),
+    listen: str = typer.Option("127.0.0.1:3000", "--listen", help="HOST:PORT to listen on."),
+    env: Optional[list[str]] = typer.Option(None, "--env", "-e", help="K=V for every module; repeatable."),
+    env_file: Optional[Path] = typer.Option(None, "--env-file", help="File of K=V lines for every module.", dir_okay=False),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds a request may run before a 504.", min=0.05),
+    max_body: int = typer.Option(10 * 1024 * 1024, "--max-body", help="Largest request body in bytes (else 413).", min=0),
+    plain_http: bool = _PLAIN_HTTP,
+    insecure: bool = _INSECURE,
+    ca_file: Optional[Path] = _CA_FILE,
+) -> None:
+    """Serve WAGI handlers over HTTP (a project is built first if needed)."""
+    from yowasm import console
+    from yowasm.gateway import Gateway, Settings, parse_listen
+    from yowasm.gateway import serve as run_server
+    from yowasm.runner import parse_env
+    from yowasm.serving import oci_fetcher, routes_for
+
+    address = parse_listen(listen)
+    variables = [*(parse_env_file(env_file) if env_file else []), *parse_env(env or [])]
+    routes, project = routes_for(target)
+    if project is not None and project.module_is_stale():
+        from yowasm.build import build_project
+
+        console.show_built(build_project(project, output_to_stderr=True), stderr=True)
+    settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body)
+    gateway = Gateway(routes, settings, log_error=console.log_line,
+                      fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file))
+    run_server(gateway, address, log_access=console.access_logger(),
+               on_ready=lambda url: console.show_serving(url, gateway.route_table))
+
+
+def parse_env_file(path: Path):
+    from yowasm.wagi import parse_env_file as parse
+
+    return parse(path)
+
+
 def main() -> None:
     app(prog_name="yowasm")

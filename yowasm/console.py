@@ -188,3 +188,32 @@ def ask_secret(prompt: str) -> str:
         return questionary.password(prompt).unsafe_ask()
     except (KeyboardInterrupt, EOFError):
         raise Aborted("Aborted.") from None
+
+
+def show_serving(url: str, routes: list[tuple[str, str, str]]) -> None:
+    err.print(f"[bold green]Serving[/] on {url}  [dim](Ctrl-C stops)[/]", soft_wrap=True)
+    for route, source, entrypoint in routes:
+        suffix = f" [dim]({escape(entrypoint)})[/]" if entrypoint != "_start" else ""
+        err.print(f"  {escape(route):<24} → {escape(source)}{suffix}", soft_wrap=True)
+
+
+def log_line(message: str) -> None:
+    err.print(f"[yellow]{escape(message)}[/]" if err.is_terminal else message, soft_wrap=True, highlight=False)
+
+
+def access_logger() -> Callable[[str, str, int, float], None]:
+    """One line per request: method, path, status, duration; coloured in a terminal."""
+    import sys
+
+    if not err.is_terminal:
+        def plain(method: str, path: str, status: int, seconds: float) -> None:
+            sys.stderr.write(f"{method} {path} {status} {seconds * 1000:.1f}ms\n")
+            sys.stderr.flush()
+
+        return plain
+
+    def rich_line(method: str, path: str, status: int, seconds: float) -> None:
+        colour = "green" if status < 400 else "yellow" if status < 500 else "red"
+        err.print(f"{method} {escape(path)} [{colour}]{status}[/] [dim]{seconds * 1000:.1f}ms[/]", soft_wrap=True)
+
+    return rich_line
