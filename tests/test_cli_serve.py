@@ -212,3 +212,18 @@ def test_generated_wagi_project_is_built_and_served(tmp_path, language):
         status, _, body = request(port, "POST", "/orders/42", body=b'{"qty": 1}', headers={"Content-Type": "application/json"})
         assert (status, body) == (200, b"Hello from hello-wasm! You sent POST /orders/42\n")
         assert request(port, "GET", "/")[2] == b"Hello from hello-wasm! You sent GET /\n"
+
+
+@pytest.mark.registry
+def test_oci_module_is_pulled_from_a_registry_and_served(behave, tmp_path):
+    from tests.registry import running_registry
+
+    with running_registry(tmp_path / "registry") as registry:
+        env = {**toolchain_env(), "DOCKER_CONFIG": str(tmp_path / "docker"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        pushed = subprocess.run([sys.executable, "-m", "yowasm", "publish", str(behave), registry.ref("team/behave"),
+                                 "--plain-http"], capture_output=True, text=True, env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        (tmp_path / "modules.toml").write_text(f'[[module]]\nroute = "/..."\nmodule = "oci:{registry.ref("team/behave")}"\n')
+        with serving(tmp_path / "modules.toml", "--plain-http", env=env) as (port, _):
+            assert request(port, "GET", "/status")[:1] == (404,)
+            assert request(port, "GET", "/location")[1]["Location"] == "/elsewhere"
