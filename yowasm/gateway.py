@@ -259,6 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = f"yowasm/{__version__}"
     sys_version = ""
+    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would delay the second
     server: _Server
 
     def _serve(self) -> None:
@@ -288,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
+        elif self.request_version == "HTTP/1.0" and not self.close_connection:
+            self.send_header("Connection", "keep-alive")  # HTTP/1.0 clients keep it only if told
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
