@@ -13,7 +13,6 @@ machine, with p99 under 20 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess

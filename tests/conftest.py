@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +25,15 @@ def require_tool(name: str, install: str) -> str:
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+MODULES = Path(__file__).parent / "modules"
+CLANG_INSTALL = "sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
+
+
+def compile_test_module(name: str, folder: Path) -> Path:
+    """tests/modules/NAME.c compiled to a WASI command with clang-14 and wasi-libc."""
+    clang = require_tool("clang-14", CLANG_INSTALL)
+    module = folder / f"{name}.wasm"
+    subprocess.run([clang, "--target=wasm32-wasi", "-O2", "-o", str(module), str(MODULES / f"{name}.c")], check=True)
+    return module

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import compile_test_module, require_tool
 from tests.projects import render
 
-MODULES = Path(__file__).parent / "modules"
 
 
 def yowasm(*args: str, cwd: Path, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
@@ -27,10 +26,7 @@ def yowasm(*args: str, cwd: Path, stdin: str = "", env: dict | None = None) -> s
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory) -> Path:
-    clang = require_tool("clang-14", "sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32")
-    module = tmp_path_factory.mktemp("probe") / "probe.wasm"
-    subprocess.run([clang, "--target=wasm32-wasi", "-O2", "-o", str(module), str(MODULES / "probe.c")], check=True)
-    return module
+    return compile_test_module("probe", tmp_path_factory.mktemp("probe"))
 
 
 def wat(tmp_path: Path, name: str, text: str) -> Path:

@@ -4,7 +4,6 @@ concurrency and timeouts, and each language's generated WAGI project served for 
 from __future__ import annotations
 
 import http.client
-import os
 import subprocess
 import sys
 import time
@@ -14,19 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import MODULES, compile_test_module, require_tool
 from tests.projects import render, toolchain_env
 from tests.registry import free_port
 
-MODULES = Path(__file__).parent / "modules"
 
 
 @pytest.fixture(scope="module")
 def behave(tmp_path_factory) -> Path:
-    clang = require_tool("clang-14", "sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32")
-    module = tmp_path_factory.mktemp("behave") / "behave.wasm"
-    subprocess.run([clang, "--target=wasm32-wasi", "-O2", "-o", str(module), str(MODULES / "behave.c")], check=True)
-    return module
+    return compile_test_module("behave", tmp_path_factory.mktemp("behave"))
 
 
 @contextmanager

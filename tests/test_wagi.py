@@ -3,7 +3,6 @@ env files."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
