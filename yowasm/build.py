@@ -47,6 +47,12 @@ def build_project(project: Project, *, output_to_stderr: bool = False) -> BuildR
     return BuildResult(module, module.stat().st_size, tuple(commands))
 
 
+def ensure_built(project: Project) -> BuildResult | None:
+    """Build when the module is missing or older than its sources (tool output to
+    stderr, as the caller's stdout is for something else); None when it was current."""
+    return build_project(project, output_to_stderr=True) if project.module_is_stale() else None
+
+
 def _require_tool(project: Project, command: str) -> None:
     program = shlex.split(command)[0]
     if shutil.which(program):

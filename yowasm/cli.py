@@ -116,13 +116,13 @@ def new(
     console.show_scaffold(scaffold)
 
 
-def _project_or_module(target: Path):
-    """A directory is a project (built when its module is stale); a file is a module."""
-    from yowasm.project import load_project
+def _build_if_stale(project) -> None:
+    from yowasm import console
+    from yowasm.build import ensure_built
 
-    if target.is_dir():
-        return load_project(target)
-    return None
+    built = ensure_built(project)
+    if built is not None:
+        console.show_built(built, stderr=True)
 
 
 @app.command()
@@ -149,7 +149,7 @@ def run(
     """Run a WASI module with wasmtime; its exit code becomes yowasm's."""
     import sys
 
-    from yowasm import console
+    from yowasm.project import load_project
     from yowasm.runner import parse_dir, parse_env, run_module
 
     args = list(args or [])
@@ -158,13 +158,10 @@ def run(
     variables = parse_env(env or [])
     preopens = [parse_dir(value) for value in dir or []]
     module = target
-    project = _project_or_module(target)
-    if project is not None:
+    if target.is_dir():
+        project = load_project(target)
+        _build_if_stale(project)
         module = project.module_path
-        if project.module_is_stale():
-            from yowasm.build import build_project
-
-            console.show_built(build_project(project, output_to_stderr=True), stderr=True)
     sys.stdout.flush()
     raise typer.Exit(run_module(module, args, env=variables, dirs=preopens))
 
@@ -218,10 +215,8 @@ def publish(
     annotations = parse_annotations(annotation or [])
     plan = plan_publish(module, reference, tag=tag, artifact_format=artifact_format, folder=Path("."))
     connection = connection_for(plan.reference, plain_http=plain_http, insecure=insecure, ca_file=ca_file)
-    if plan.project is not None and module is None and plan.project.module_is_stale():
-        from yowasm.build import build_project
-
-        console.show_built(build_project(plan.project, output_to_stderr=True), stderr=True)
+    if plan.project is not None and module is None:
+        _build_if_stale(plan.project)
     with console.transfer_progress(f"Pushing {plan.module.name}") as progress:
         published = push(plan.module, plan.reference, connection, layout=plan.layout,
                          annotations=annotations, progress=progress)
@@ -296,25 +291,18 @@ def serve(
     from yowasm.gateway import serve as run_server
     from yowasm.runner import parse_env
     from yowasm.serving import oci_fetcher, routes_for
+    from yowasm.wagi import parse_env_file
 
     address = parse_listen(listen)
     variables = [*(parse_env_file(env_file) if env_file else []), *parse_env(env or [])]
     routes, project = routes_for(target)
-    if project is not None and project.module_is_stale():
-        from yowasm.build import build_project
-
-        console.show_built(build_project(project, output_to_stderr=True), stderr=True)
+    if project is not None:
+        _build_if_stale(project)
     settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body)
     gateway = Gateway(routes, settings, log_error=console.log_line,
                       fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file))
     run_server(gateway, address, log_access=console.access_logger(),
                on_ready=lambda url: console.show_serving(url, gateway.route_table))
-
-
-def parse_env_file(path: Path):
-    from yowasm.wagi import parse_env_file as parse
-
-    return parse(path)
 
 
 def main() -> None:
