@@ -4,6 +4,7 @@ concurrency and timeouts, and each language's generated WAGI project served for 
 from __future__ import annotations
 
 import http.client
+import os
 import subprocess
 import sys
 import time
@@ -231,3 +232,37 @@ def test_oci_module_is_pulled_from_a_registry_and_served(behave, tmp_path):
         with serving(tmp_path / "modules.toml", "--plain-http", env=env) as (port, _):
             assert request(port, "GET", "/status")[:1] == (404,)
             assert request(port, "GET", "/location")[1]["Location"] == "/elsewhere"
+
+
+@pytest.mark.toolchain
+def test_watch_rebuilds_and_reloads_and_survives_a_broken_build(tmp_path):
+    require_tool(*LANGUAGE_TOOLS["c"])
+    project = render(tmp_path / "hello-wasm", language="c", runtime="wagi")
+    source = project / "src/greeting.c"
+
+    def edit(old: str, new: str) -> None:
+        source.write_text(source.read_text().replace(old, new))
+        later = time.time() + 1
+        os.utime(source, (later, later))
+
+    def body_becomes(port: int, expected: bytes, timeout: float = 30) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if request(port, "GET", "/x")[2] == expected:
+                return True
+            time.sleep(0.2)
+        return False
+
+    with serving(project, "--watch", cwd=project) as (port, log):
+        assert request(port, "GET", "/x")[2] == b"Hello from hello-wasm! You sent GET /x\n"
+        edit("Hello from", "Howdy from")
+        assert body_becomes(port, b"Howdy from hello-wasm! You sent GET /x\n"), log.read_text()
+        edit("return snprintf", "return this is not C; snprintf")
+        assert logged(log, "Rebuild failed, still serving the last good module")
+        assert request(port, "GET", "/x")[2] == b"Howdy from hello-wasm! You sent GET /x\n"
+
+
+def test_watch_needs_a_project(behave):
+    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", str(behave), "--watch"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--watch needs a project" in result.stderr

@@ -281,6 +281,7 @@ def serve(
     env_file: Optional[Path] = typer.Option(None, "--env-file", help="File of K=V lines for every module.", dir_okay=False),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds a request may run before a 504.", min=0.05),
     max_body: int = typer.Option(10 * 1024 * 1024, "--max-body", help="Largest request body in bytes (else 413).", min=0),
+    watch: bool = typer.Option(False, "--watch", help="Rebuild and reload a project when its sources change."),
     plain_http: bool = _PLAIN_HTTP,
     insecure: bool = _INSECURE,
     ca_file: Optional[Path] = _CA_FILE,
@@ -290,17 +291,24 @@ def serve(
     from yowasm.gateway import Gateway, Settings, parse_listen
     from yowasm.gateway import serve as run_server
     from yowasm.runner import parse_env
+    from yowasm.errors import UsageError
     from yowasm.serving import oci_fetcher, routes_for
+    from yowasm.serving import watch as watch_project
     from yowasm.wagi import parse_env_file
 
     address = parse_listen(listen)
     variables = [*(parse_env_file(env_file) if env_file else []), *parse_env(env or [])]
     routes, project = routes_for(target)
+    if watch and project is None:
+        raise UsageError("--watch needs a project folder (it rebuilds from the sources).",
+                         hint="Example: yowasm serve . --watch")
     if project is not None:
         _build_if_stale(project)
     settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body)
     gateway = Gateway(routes, settings, log_error=console.log_line,
                       fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file))
+    if watch:
+        watch_project(project, gateway, log=console.log_line)
     run_server(gateway, address, log_access=console.access_logger(),
                on_ready=lambda url: console.show_serving(url, gateway.route_table))
 

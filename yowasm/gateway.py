@@ -61,35 +61,47 @@ class Gateway:
                  fetch_oci: Callable[[str], Path] | None = None):
         import wasmtime
 
-        from yowasm.wasm import engine, load_module
+        from yowasm.wasm import engine
 
         self.settings = settings
         self.log_error = log_error
         self.engine = engine(epoch_interruption=True)
         self._wasmtime = wasmtime
-        self.routes: list[LoadedRoute] = []
+        self._fetch_oci = fetch_oci
         self._workers = threading.BoundedSemaphore(settings.workers)
         self._stop = threading.Event()
         threading.Thread(target=self._tick, daemon=True, name="epoch-ticker").start()
+        self.routes: list[LoadedRoute] = self._load(routes)
+
+    def reload(self, routes: list[Route]) -> None:
+        """Compile ROUTES and switch to them at once; requests already running finish
+        with the modules they started with."""
+        self.routes = self._load(routes)
+
+    def _load(self, routes: list[Route]) -> list[LoadedRoute]:
+        from yowasm.wasm import load_module
+
+        loaded_routes: list[LoadedRoute] = []
         compiled: dict[str, tuple[object, bool]] = {}
         for route in routes:
             path = route.module
             if route.is_oci:
-                if fetch_oci is None:
+                if self._fetch_oci is None:
                     raise ServeError(f"{route.source}: oci: modules need a registry connection.")
-                path = str(fetch_oci(route.module[len("oci:"):]))
+                path = str(self._fetch_oci(route.module[len("oci:"):]))
             if path not in compiled:
                 module = load_module(Path(path), epoch_interruption=True)
-                linker = wasmtime.Linker(self.engine)
+                linker = self._wasmtime.Linker(self.engine)
                 linker.define_wasi()
                 has_routes = any(export.name == "_routes" for export in module.exports)
                 compiled[path] = (linker.instantiate_pre(module), has_routes)
             instance_pre, has_routes = compiled[path]
             loaded = self._loaded(route, instance_pre)
-            self.routes.append(loaded)
+            loaded_routes.append(loaded)
             if has_routes:
                 listing = self._call_routes(loaded)
-                self.routes += [self._loaded(extra, instance_pre) for extra in sub_routes(route, listing)]
+                loaded_routes += [self._loaded(extra, instance_pre) for extra in sub_routes(route, listing)]
+        return loaded_routes
 
     def _loaded(self, route: Route, instance_pre) -> LoadedRoute:
         limit = threading.BoundedSemaphore(route.http_max_concurrency) if route.http_max_concurrency else None
@@ -109,6 +121,10 @@ class Gateway:
     def close(self) -> None:
         self._stop.set()
 
+    def wait_closed(self, seconds: float) -> bool:
+        """Sleep up to SECONDS; True once the gateway is closed."""
+        return self._stop.wait(seconds)
+
     @property
     def route_table(self) -> list[tuple[str, str, str]]:
         return [(loaded.route.route, loaded.route.source, loaded.route.entrypoint) for loaded in self.routes]
@@ -121,10 +137,11 @@ class Gateway:
         decoded = unquote(path)
         if decoded == "/healthz":
             return Response(200, (("Content-Type", "text/plain"),), b"OK")
-        loaded = find_route([loaded.route for loaded in self.routes], decoded)
-        if loaded is None:
+        routes = self.routes  # one snapshot, in case a reload swaps them meanwhile
+        found = find_route([item.route for item in routes], decoded)
+        if found is None:
             return Response(404, (("Content-Type", "text/plain"),), b"Not Found\n")
-        target = next(item for item in self.routes if item.route is loaded)
+        target = next(item for item in routes if item.route is found)
         route = target.route
         host = next((value for name, value in headers if name.lower() == "host"), f"{server[0]}:{server[1]}")
         env = {

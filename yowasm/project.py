@@ -51,17 +51,21 @@ class Project:
     def modules_toml(self) -> Path:
         return self.root / "modules.toml"
 
+    def newest_source_time(self) -> float:
+        """The modification time of the newest source file (0 when there is none)."""
+        newest = 0.0
+        for source in self.facts.sources:
+            path = self.root / source
+            for file in path.rglob("*") if path.is_dir() else [path]:
+                if file.is_file():
+                    newest = max(newest, file.stat().st_mtime)
+        return newest
+
     def module_is_stale(self) -> bool:
         """True when the module is missing or older than any of its sources."""
         if not self.module_path.exists():
             return True
-        built = self.module_path.stat().st_mtime
-        for source in self.facts.sources:
-            path = self.root / source
-            files = path.rglob("*") if path.is_dir() else [path]
-            if any(f.is_file() and f.stat().st_mtime > built for f in files):
-                return True
-        return False
+        return self.newest_source_time() > self.module_path.stat().st_mtime
 
 
 def load_project(path: Path | str = ".") -> Project:
