@@ -34,10 +34,6 @@ def print_error(error: YowasmError) -> None:
         err.print(f"[dim]{escape(error.hint)}[/]", soft_wrap=True)
 
 
-def info(message: str) -> None:
-    err.print(message)
-
-
 def ask(question: Question, default: str | None, answers: Mapping[str, Any]) -> str:
     """Ask one question with questionary; a bad answer is refused at the prompt."""
     import questionary

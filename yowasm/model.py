@@ -7,7 +7,7 @@ edge; everything inward receives these frozen values and can trust them.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
@@ -273,10 +273,6 @@ class Registry:
             return self.host.removesuffix(".azurecr.io")
         return None
 
-    @property
-    def uses_github_token(self) -> bool:
-        return self.kind is RegistryKind.GHCR
-
     def repository(self, name: str) -> str | None:
         """HOST/NAMESPACE/NAME, the reference of a module without a tag."""
         if self.kind is RegistryKind.NONE:
@@ -389,6 +385,3 @@ class ProjectAnswers:
             ),
             publisher=Publisher.parse(data.get("publisher") or "oras", "publisher"),
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
