@@ -35,7 +35,9 @@ class Settings:
     env: tuple[tuple[str, str], ...] = ()
     timeout: float = 30.0
     max_body: int = 10 * 1024 * 1024
-    workers: int = max(4, 2 * (os.cpu_count() or 1))
+    #: Modules running at once; more requests wait their turn. Generous, so that a few
+    #: handlers stuck until their timeout do not hold up the rest.
+    workers: int = max(8, 4 * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
