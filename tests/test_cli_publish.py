@@ -373,3 +373,22 @@ def test_bad_input_fails_before_any_request(tmp_path, args, message):
 def test_publish_outside_a_project_needs_a_module(tmp_path):
     result = yowasm("publish", cwd=tmp_path, env=environment(tmp_path))
     assert result.returncode == 2 and "No module given" in result.stderr
+
+
+@pytest.mark.registry
+def test_progress_bar_in_a_terminal_only(registry, tmp_path):
+    import pexpect
+
+    wasm = module(tmp_path, size=20 * 1024 * 1024, name="big.wasm")
+    child = pexpect.spawn(sys.executable, ["-m", "yowasm", "publish", str(wasm), registry.ref("team/big", "v1"),
+                                           "--plain-http"], encoding="utf-8", timeout=120, dimensions=(30, 120),
+                          env=environment(tmp_path))
+    child.expect_exact("Pushing big.wasm")
+    child.expect_exact("MB")
+    child.expect_exact("Pushed")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    piped = yowasm("publish", str(wasm), registry.ref("team/big", "v2"), "--plain-http", cwd=tmp_path,
+                   env=environment(tmp_path))
+    assert "Pushing" not in piped.stdout + piped.stderr  # no bar in logs and pipes
