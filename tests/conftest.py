@@ -37,3 +37,27 @@ def compile_test_module(name: str, folder: Path) -> Path:
     module = folder / f"{name}.wasm"
     subprocess.run([clang, "--target=wasm32-wasi", "-O2", "-o", str(module), str(MODULES / f"{name}.c")], check=True)
     return module
+
+
+def path_without(folder: Path, *missing: str) -> str:
+    """A PATH of one new FOLDER/bin holding every program of this machine's PATH but
+    MISSING: a machine without those tools, for real (no mock)."""
+    bin_folder = folder / "bin"
+    bin_folder.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for entry in os.scandir(directory):
+            target = bin_folder / entry.name
+            if entry.name not in missing and not target.exists():
+                target.symlink_to(entry.path)
+    return str(bin_folder)
+
+
+def compile_wat(folder: Path, name: str, text: str) -> Path:
+    """WebAssembly text compiled with wabt's wat2wasm, function names kept for backtraces."""
+    wat2wasm = require_tool("wat2wasm", "sudo apt-get install wabt")
+    source = folder / f"{name}.wat"
+    source.write_text(text)
+    subprocess.run([wat2wasm, "--debug-names", str(source), "-o", str(folder / f"{name}.wasm")], check=True)
+    return folder / f"{name}.wasm"

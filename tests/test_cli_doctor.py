@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import require_tool
+from tests.conftest import path_without, require_tool
 from tests.projects import render
 
 
@@ -18,20 +18,6 @@ def doctor(*args: str, cwd: Path, path: str | None = None) -> subprocess.Complet
         env["PATH"] = path
     return subprocess.run([sys.executable, "-m", "yowasm", "doctor", *args], cwd=cwd, capture_output=True,
                           text=True, env=env, timeout=120)
-
-
-def path_without(tmp_path: Path, *missing: str) -> str:
-    """A PATH holding every program of this machine's PATH but MISSING."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    for directory in os.environ["PATH"].split(os.pathsep):
-        if not os.path.isdir(directory):
-            continue
-        for entry in os.scandir(directory):
-            target = folder / entry.name
-            if entry.name not in missing and not target.exists():
-                target.symlink_to(entry.path)
-    return str(folder)
 
 
 def test_complete_project_toolchain(tmp_path):

@@ -5,6 +5,7 @@ module writes to real inherited stdout/stderr."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import compile_test_module, require_tool
+from tests.conftest import compile_wat as wat
 from tests.projects import render
-
 
 
 def yowasm(*args: str, cwd: Path, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
@@ -27,14 +28,6 @@ def yowasm(*args: str, cwd: Path, stdin: str = "", env: dict | None = None) -> s
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory) -> Path:
     return compile_test_module("probe", tmp_path_factory.mktemp("probe"))
-
-
-def wat(tmp_path: Path, name: str, text: str) -> Path:
-    wat2wasm = require_tool("wat2wasm", "sudo apt-get install wabt")
-    source = tmp_path / f"{name}.wat"
-    source.write_text(text)
-    subprocess.run([wat2wasm, "--debug-names", str(source), "-o", str(tmp_path / f"{name}.wasm")], check=True)
-    return tmp_path / f"{name}.wasm"
 
 
 def test_args_env_stdin_and_streams(probe, tmp_path):
@@ -68,9 +61,11 @@ def test_trap_prints_the_wasm_backtrace(tmp_path):
     """)
     result = yowasm("run", str(module), cwd=tmp_path)
     assert result.returncode >= 1
-    assert "trap.wasm trapped" in result.stderr and "unreachable" in result.stderr
-    assert "$inner" in result.stderr or "inner" in result.stderr
-    assert "outer" in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: trap.wasm trapped: wasm `unreachable` instruction executed"
+    assert lines[1] == "wasm backtrace:"
+    assert lines[2].endswith("trap!inner") and lines[3].endswith("trap!outer")
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -115,3 +110,32 @@ def test_project_is_built_when_its_module_is_missing_or_stale(tmp_path):
     os.utime(source, (later, later))
     rebuilt = yowasm("run", cwd=project)
     assert rebuilt.stdout == "Howdy from hello-wasm!\n" and "Built" in rebuilt.stderr
+
+
+def test_ctrl_c_stops_a_module_that_never_returns(tmp_path):
+    module = wat(tmp_path, "spin", '(module (func (export "_start") (loop $forever br $forever)))')
+    process = subprocess.Popen([sys.executable, "-m", "yowasm", "run", str(module)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # importing wasmtime and compiling, then spinning
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "Interrupted: spin.wasm was stopped." in stderr
+
+
+def test_a_build_that_finds_nothing_to_do_is_not_repeated(tmp_path):
+    """make ignores a Makefile change the module does not depend on; yowasm watches the
+    Makefile too, and must not run the build again on every `yowasm run`."""
+    require_tool("clang-14", "sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32")
+    project = render(tmp_path / "hello-wasm", language="c")
+    assert yowasm("build", cwd=project).returncode == 0
+    makefile = project / "Makefile"
+    later = time.time() + 2
+    os.utime(makefile, (later, later))
+    first = yowasm("run", cwd=project)
+    assert "Nothing to be done" in first.stderr and "Built" in first.stderr
+    second = yowasm("run", cwd=project)
+    assert (second.returncode, second.stdout, second.stderr) == (0, "Hello from hello-wasm!\n", "")

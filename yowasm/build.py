@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,12 @@ def build_project(project: Project, *, output_to_stderr: bool = False) -> BuildR
     module = project.module_path
     if not module.is_file():
         raise BuildError(f"`{facts.build}` succeeded but left no module at {module}.")
+    if project.module_is_stale():
+        # The build found the module current although a source file yowasm watches
+        # (such as the Makefile) is newer; record its verdict so that `run` and
+        # `serve` do not build again every time. (A source may carry a future time.)
+        checked = max(time.time(), project.newest_source_time())
+        os.utime(module, (checked, checked))
     return BuildResult(module, module.stat().st_size, tuple(commands))
 
 

@@ -140,7 +140,7 @@ def build(
 @app.command(context_settings={"allow_interspersed_args": False})
 def run(
     target: Path = typer.Argument(Path("."), help="Module (.wasm) or project folder.", show_default="."),
-    args: Optional[list[str]] = typer.Argument(None, help="Arguments for the module (after --).", show_default=False),
+    args: Optional[list[str]] = typer.Argument(None, help="Arguments for the module: everything after the module (options go before it; -- is optional).", show_default=False),
     env: Optional[list[str]] = typer.Option(None, "--env", "-e", help="K=V environment variable; repeatable."),
     dir: Optional[list[str]] = typer.Option(
         None, "--dir", help="HOST[:GUEST] folder the module may use; repeatable."

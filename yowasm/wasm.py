@@ -17,15 +17,29 @@ def engine(*, epoch_interruption: bool = False) -> wasmtime.Engine:
 
 @cache
 def _engine(epoch_interruption: bool) -> wasmtime.Engine:
+    return _new_engine(epoch_interruption)
+
+
+@cache
+def interruptible_engine() -> wasmtime.Engine:
+    """An epoch-interruptible engine of its own, for `yowasm run`: its epoch advances
+    only when the runner says so (Ctrl-C), never with the gateway's ticker, which
+    drives engine(epoch_interruption=True). Same configuration, so the same on-disk cache."""
+    return _new_engine(epoch_interruption=True)
+
+
+def _new_engine(epoch_interruption: bool) -> wasmtime.Engine:
     config = wasmtime.Config()
     config.cache = True  # compiled code is kept in wasmtime's cache between runs
     config.epoch_interruption = epoch_interruption
     return wasmtime.Engine(config)
 
 
-def load_module(path: Path, *, epoch_interruption: bool = False) -> wasmtime.Module:
+def load_module(path: Path, *, epoch_interruption: bool = False,
+                on: wasmtime.Engine | None = None) -> wasmtime.Module:
+    """PATH compiled for the shared engine of that configuration, or for the engine ON."""
     try:
-        return wasmtime.Module.from_file(engine(epoch_interruption=epoch_interruption), str(path))
+        return wasmtime.Module.from_file(on or engine(epoch_interruption=epoch_interruption), str(path))
     except FileNotFoundError:
         raise ModuleError(f"No module at {path}.") from None
     except wasmtime.WasmtimeError as error:

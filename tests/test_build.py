@@ -1,0 +1,119 @@
+"""yowasm.build in-process on a minimal C project: an answers file and a Makefile whose
+`build` target compiles one C file with clang-14 (the real compiler, no template)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLANG_INSTALL, require_tool
+from yowasm.build import build_project, ensure_built
+from yowasm.errors import BuildError, ToolError
+from yowasm.project import load_project
+from yowasm.runner import run_module
+
+ANSWERS = """\
+_template_version: 0.1.0
+name: tiny
+description: A minimal project for the build tests
+author: Test Author
+language: c
+runtime: wasmtime
+registry: none
+license: MIT
+branch: main
+"""
+
+MAKEFILE = """\
+build: build/tiny.wasm
+
+build/tiny.wasm: src/hello.c
+\tmkdir -p build
+\tclang-14 --target=wasm32-wasi -O2 -s -o $@ src/hello.c
+"""
+
+HELLO = '#include <stdio.h>\nint main(void) { puts("hello from tiny"); return 0; }\n'
+
+
+def make_project(root: Path, *, makefile: str = MAKEFILE, source: str = HELLO) -> Path:
+    require_tool("clang-14", CLANG_INSTALL)
+    require_tool("make", "sudo apt-get install make")
+    (root / "src").mkdir(parents=True)
+    (root / ".copier-answers.yml").write_text(ANSWERS)
+    (root / "Makefile").write_text(makefile)
+    (root / "src/hello.c").write_text(source)
+    return root
+
+
+def set_mtime(path: Path, seconds_from_now: float) -> None:
+    moment = time.time() + seconds_from_now
+    os.utime(path, (moment, moment))
+
+
+def test_build_runs_the_projects_build_and_reports_the_module(tmp_path, capfd):
+    project = load_project(make_project(tmp_path / "tiny"))
+    result = build_project(project)
+    module = tmp_path / "tiny/build/tiny.wasm"
+    assert (result.module, result.size, result.commands) == (module, module.stat().st_size, ("make build",))
+    assert "clang-14 --target=wasm32-wasi" in capfd.readouterr().out  # the tool's output, streamed
+    assert run_module(module) == 0
+    assert capfd.readouterr().out == "hello from tiny\n"
+
+
+def test_tool_output_can_go_to_stderr(tmp_path, capfd):
+    """`run` and `serve` build with stdout kept for the module."""
+    build_project(load_project(make_project(tmp_path / "tiny")), output_to_stderr=True)
+    out, err = capfd.readouterr()
+    assert out == "" and "clang-14 --target=wasm32-wasi" in err
+
+
+def test_compiler_error_is_visible_and_raises_build_error(tmp_path, capfd):
+    project = load_project(make_project(tmp_path / "tiny", source="int main(void) { return missing; }\n"))
+    with pytest.raises(BuildError) as raised:
+        build_project(project)
+    assert raised.value.message == "`make build` failed with exit code 2 (its output is above)."
+    assert raised.value.exit_code != 0
+    assert "use of undeclared identifier 'missing'" in capfd.readouterr().err
+    assert not (tmp_path / "tiny/build/tiny.wasm").exists()
+
+
+def test_build_that_leaves_no_module_fails(tmp_path):
+    project = load_project(make_project(tmp_path / "tiny", makefile="build:\n\t@echo nothing built\n"))
+    with pytest.raises(BuildError, match=r"`make build` succeeded but left no module at .*build/tiny\.wasm"):
+        build_project(project)
+
+
+def test_missing_build_tool_names_its_install_command(tmp_path, monkeypatch):
+    project = load_project(make_project(tmp_path / "tiny"))
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # a machine without make: a real condition
+    with pytest.raises(ToolError) as raised:
+        build_project(project)
+    assert raised.value.message == "`make` is not installed; C projects build with `make build`."
+    assert raised.value.hint == "Install it: sudo apt-get install make"
+
+
+def test_ensure_built_builds_only_a_missing_or_stale_module(tmp_path, capfd):
+    project = load_project(make_project(tmp_path / "tiny"))
+    assert ensure_built(project) is not None  # missing
+    assert ensure_built(project) is None  # current
+    set_mtime(project.root / "src/hello.c", 5)
+    assert project.module_is_stale()
+    assert ensure_built(project) is not None
+    assert not project.module_is_stale()
+
+
+def test_a_build_with_nothing_to_do_marks_the_module_current(tmp_path, capfd):
+    """The Makefile is a watched source but not a make prerequisite of the module: after
+    make says there is nothing to do, the next check must not build again."""
+    project = load_project(make_project(tmp_path / "tiny"))
+    build_project(project)
+    set_mtime(project.root / "Makefile", 5)
+    assert project.module_is_stale()
+    assert ensure_built(project) is not None
+    assert "Nothing to be done" in capfd.readouterr().err
+    assert not project.module_is_stale() and ensure_built(project) is None
