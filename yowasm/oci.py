@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -423,8 +424,12 @@ def publish(module: Path, reference: Reference, connection: Connection, *,
     if reference.digest or not reference.tag:
         raise InvalidReferenceError(f"Invalid reference {str(reference)!r}: publishing needs a tag, not a digest.",
                                     hint="Example of a valid reference: ghcr.io/octocat/hello:v1.0.0")
-    client = RegistryClient(reference, connection)
-    layer_digest = _file_sha256(module)
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # Hashing a large module takes about as long as importing the HTTP stack that
+        # RegistryClient loads; hashlib releases the GIL, so the two overlap.
+        hashing = background.submit(_file_sha256, module)
+        client = RegistryClient(reference, connection)
+        layer_digest = hashing.result()
     size = module.stat().st_size
     config = artifact_config(layout, module, layer_digest)
     on_progress = progress(size) if progress else None
@@ -494,7 +499,7 @@ def _sha256(data: bytes) -> str:
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
-        for block in iter(lambda: file.read(1024 * 1024), b""):
+        for block in iter(lambda: file.read(CHUNK_SIZE), b""):
             digest.update(block)
     return f"sha256:{digest.hexdigest()}"
 
