@@ -99,3 +99,24 @@ def test_without_a_project_every_language_is_checked_and_nothing_is_written(tmp_
                            if f.language is Language.ASSEMBLYSCRIPT and f.name == "WASI target")
     assert (assembly_target.status, assembly_target.found) == (Status.UNCHECKED, "checked inside a project")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_assemblyscript_dependencies_before_setup_are_pending_not_missing(tmp_path):
+    require_tool("npm", "sudo apt-get install nodejs npm")
+    project = load_project(project_folder(tmp_path / "tiny", "assemblyscript"))
+    diagnosis = diagnose(project)
+    target = by_name(diagnosis)["WASI target"]
+    assert (target.status, target.found) == (Status.PENDING, "yowasm build runs `npm install` first")
+    assert not target.blocking and not diagnosis.project_incomplete
+    assert not (project.root / "node_modules").exists()  # doctor only looks
+
+
+def test_assemblyscript_setup_that_left_the_dependencies_out_is_missing(tmp_path):
+    require_tool("npm", "sudo apt-get install nodejs npm")
+    project = load_project(project_folder(tmp_path / "tiny", "assemblyscript"))
+    (project.root / "package.json").write_text('{"name": "tiny", "version": "0.1.0"}')
+    (project.root / "node_modules").mkdir()
+    diagnosis = diagnose(project)
+    target = by_name(diagnosis)["WASI target"]
+    assert (target.status, target.install) == (Status.MISSING, "npm install")
+    assert diagnosis.project_incomplete

@@ -106,7 +106,8 @@ def show_diagnosis(diagnosis: Diagnosis) -> None:
 
     from yowasm.doctor import Status
 
-    marks = {Status.OK: "[green]ok[/]", Status.MISSING: "[red]missing[/]", Status.UNCHECKED: "[dim]-[/]"}
+    marks = {Status.OK: "[green]ok[/]", Status.MISSING: "[red]missing[/]", Status.UNCHECKED: "[dim]-[/]",
+             Status.PENDING: "[yellow]pending[/]"}
     table = Table(show_lines=False, header_style="bold")
     for column in ("language", "tool", "status", "found", "install"):
         table.add_column(column, overflow="fold")

@@ -28,6 +28,8 @@ class Status(str, Enum):
     OK = "ok"
     MISSING = "missing"
     UNCHECKED = "unchecked"
+    #: Not there yet, but the project's one-time setup (which `yowasm build` runs) makes it.
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ def _check(facts: LanguageFacts, item: Tool | TargetCheck, workdir: Path, in_pro
     if is_target and item.in_project and not in_project:
         return Finding(facts.language, name, item.purpose, Status.UNCHECKED,
                        "checked inside a project", item.install, optional)
+    if is_target and item.in_project and facts.setup_creates and not (workdir / facts.setup_creates).exists():
+        return Finding(facts.language, name, item.purpose, Status.PENDING,
+                       f"yowasm build runs `{facts.setup}` first", item.install, optional)
     try:
         completed = subprocess.run(
             ["sh", "-c", item.check], cwd=workdir, capture_output=True, text=True, timeout=60
