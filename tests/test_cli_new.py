@@ -45,6 +45,7 @@ def test_flags_and_defaults_make_a_project(tmp_path):
                  "--namespace", "octocat", "--author", "Jane Doe", "--defaults")
     assert result.exit_code == 0, result.output
     answers = recorded(tmp_path / "hello")
+    assert "README.md" in answers.pop("_yowasm_files")  # digests for `yowasm update`
     assert answers | {"_src_path": None} == {
         "_src_path": None, "_template_version": "0.1.0", "name": "hello",
         "description": "A WebAssembly module", "author": "Jane Doe", "language": "rust",

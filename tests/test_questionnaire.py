@@ -86,7 +86,13 @@ def test_plain_copier_copy_renders_what_yowasm_renders(tmp_path, overrides):
             walk(sub, f"{prefix}{name}/")
 
     walk(comparison)
-    assert differing == []
+    assert differing == [".copier-answers.yml"]
+    # ...which yowasm writes as copier does, then adds the digests `yowasm update` uses.
+    by_yowasm_answers = (by_yowasm / ".copier-answers.yml").read_text()
+    assert by_yowasm_answers.startswith((by_copier / ".copier-answers.yml").read_text())
+    assert yaml.safe_load(by_yowasm_answers)["_yowasm_files"].keys() == {
+        path.relative_to(by_copier).as_posix() for path in by_copier.rglob("*")
+        if path.is_file() and path.name != ".copier-answers.yml"}
 
 
 def test_copier_validators_refuse_what_yowasm_refuses(tmp_path):

@@ -116,6 +116,18 @@ def new(
     console.show_scaffold(scaffold)
 
 
+@app.command()
+def update(
+    project: Path = typer.Argument(Path("."), help="Project folder.", show_default="."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+) -> None:
+    """Bring a project up to the installed templates, keeping your edits."""
+    from yowasm import console
+    from yowasm.updating import update_project
+
+    console.show_update(update_project(project, dry_run=dry_run))
+
+
 def _build_if_stale(project) -> None:
     from yowasm import console
     from yowasm.build import ensure_built

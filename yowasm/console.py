@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from yowasm.errors import YowasmError
     from yowasm.questionnaire import Question
     from yowasm.scaffold import Scaffold
+    from yowasm.updating import Update
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -90,6 +91,28 @@ def show_scaffold(scaffold: Scaffold) -> None:
     out.print("\n[bold]Next steps[/]")
     for label, command in scaffold.next_steps:
         out.print(f"  [dim]{label:<8}[/] {escape(command)}")
+
+
+def show_update(update: Update) -> None:
+    from yowasm.updating import CONFLICT_SUFFIX, Change
+
+    styles = {Change.ADDED: "green", Change.UPDATED: "green", Change.REMOVED: "yellow",
+              Change.CONFLICT: "bold red", Change.LEFT: "yellow", Change.SKIPPED: "dim", Change.KEPT: "dim"}
+    for path, change in update.changes:
+        if change is not Change.UNCHANGED:
+            out.print(f"  [{styles[change]}]{change.value:<9}[/] {escape(path)}", soft_wrap=True)
+    counts = ", ".join(f"{len(update.paths(change))} {change.value}" for change in Change if update.paths(change))
+    versions = f"templates {update.from_version or 'unknown'} → {update.to_version}"
+    verb = "Would update" if update.dry_run else "Updated"
+    if not update.changed:
+        out.print(f"[bold green]Up to date[/] {escape(update.name)} ({versions}; {counts})", soft_wrap=True)
+        return
+    out.print(f"\n[bold green]{verb}[/] {escape(update.name)} ({versions}): {counts}", soft_wrap=True)
+    for path in update.paths(Change.CONFLICT):
+        out.print(f"[bold red]Merge by hand:[/] diff -u {escape(path)} {escape(path + CONFLICT_SUFFIX)}"
+                  f"  [dim](then delete {escape(path + CONFLICT_SUFFIX)})[/]", soft_wrap=True)
+    if update.dry_run:
+        out.print("[dim]Nothing was written (--dry-run).[/]")
 
 
 def show_built(result: BuildResult, *, stderr: bool = False) -> None:

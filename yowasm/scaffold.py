@@ -7,6 +7,7 @@ destination that existed is left exactly as it was.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -18,6 +19,11 @@ from typing import Iterator
 from yowasm.errors import Aborted, DestinationError, TemplateError, YowasmError
 from yowasm.languages import language_facts, templates_dir
 from yowasm.model import ProjectAnswers, RegistryKind, Runtime
+from yowasm.project import ANSWERS_FILE
+
+#: The answers-file key under which yowasm records a digest of every file it generated,
+#: so that `yowasm update` can tell files a user edited from files it may replace.
+GENERATED_KEY = "_yowasm_files"
 
 
 @dataclass(frozen=True)
@@ -64,24 +70,48 @@ def check_destination(destination: Path, *, force: bool) -> None:
         )
 
 
-def create_project(answers: ProjectAnswers, destination: Path, *, force: bool = False) -> Scaffold:
+def create_project(answers: ProjectAnswers, destination: Path, *, force: bool = False,
+                   templates: Path | None = None) -> Scaffold:
     display_path = destination
     destination = destination.absolute()
     check_destination(destination, force=force)
     existed = destination.exists()
-    with _staging(destination.parent) as staging:
+    with staging_folder(destination.parent) as staging:
         rendered = staging / "project"
-        _render(answers, rendered)
+        render_project(answers, rendered, templates)
         files = sorted(path.relative_to(rendered) for path in rendered.rglob("*") if not path.is_dir())
         if existed:
-            _merge_into(rendered, destination, files, staging / "backup")
+            move_into(rendered, destination, files, staging / "backup")
         else:
             os.rename(rendered, destination)
     return Scaffold(destination, display_path, answers, files, created_directory=not existed)
 
 
+def render_project(answers: ProjectAnswers, target: Path, templates: Path | None = None) -> dict[str, str]:
+    """Render the project into TARGET (which must not exist) and record in its answers
+    file a digest of every other file; returns those digests by relative path."""
+    _render(answers, target, templates or templates_dir())
+    generated = {
+        path.relative_to(target).as_posix(): file_digest(path)
+        for path in sorted(target.rglob("*"))
+        if path.is_file() and path.relative_to(target).as_posix() != ANSWERS_FILE
+    }
+    import yaml
+
+    with (target / ANSWERS_FILE).open("a", encoding="utf-8") as answers_file:
+        answers_file.write("# Digests of the files yowasm generated: `yowasm update` replaces only files still like this.\n")
+        answers_file.write(yaml.safe_dump({GENERATED_KEY: generated}, default_flow_style=False, allow_unicode=True))
+    return generated
+
+
+def file_digest(path: Path) -> str:
+    """A short content digest: enough to tell an edited file from the one generated."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
 @contextmanager
-def _staging(parent: Path) -> Iterator[Path]:
+def staging_folder(parent: Path) -> Iterator[Path]:
+    """A scratch folder in PARENT (so its files can be renamed into place), always removed."""
     staging = Path(tempfile.mkdtemp(prefix=".yowasm-new-", dir=parent))
     try:
         yield staging
@@ -91,12 +121,12 @@ def _staging(parent: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _render(answers: ProjectAnswers, target: Path) -> None:
+def _render(answers: ProjectAnswers, target: Path, templates: Path) -> None:
     import copier
 
     try:
         copier.run_copy(
-            str(templates_dir()),
+            str(templates),
             target,
             data=answers.to_data(),
             defaults=True,
@@ -113,8 +143,9 @@ def _render(answers: ProjectAnswers, target: Path) -> None:
         ) from error
 
 
-def _merge_into(rendered: Path, destination: Path, files: list[Path], backup: Path) -> None:
-    """Move rendered files into an existing folder; on failure put everything back."""
+def move_into(rendered: Path, destination: Path, files: list[Path], backup: Path) -> None:
+    """Move FILES (relative paths) from RENDERED into an existing folder, keeping what
+    they replace in BACKUP; on failure put everything back."""
     moved: list[Path] = []
     created_dirs: list[Path] = []
     try:

@@ -1,0 +1,139 @@
+"""yowasm.updating in-process: a project made from a copy of the real templates is
+updated after that copy changes, as a newer yowasm's templates would."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.projects import answers
+from yowasm.errors import DestinationError
+from yowasm.languages import templates_dir
+from yowasm.scaffold import GENERATED_KEY, create_project, file_digest
+from yowasm.updating import Change, update_project
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.fixture
+def templates(tmp_path) -> Path:
+    copy = tmp_path / "templates"
+    shutil.copytree(templates_dir(), copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def project(tmp_path, templates) -> Path:
+    return create_project(answers(language="c"), tmp_path / "hello", templates=templates).destination
+
+
+def changes(update) -> dict[str, Change]:
+    return {path: change for path, change in update.changes if change is not Change.UNCHANGED}
+
+
+def test_new_records_a_digest_of_every_generated_file(project):
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())[GENERATED_KEY]
+    on_disk = {path: file_digest(project / path) for path in snapshot(project) if path != ".copier-answers.yml"}
+    assert recorded == on_disk and "Makefile" in recorded and "src/main.c" in recorded
+
+
+def test_same_templates_change_nothing_not_even_the_answers_file(project, templates):
+    before = snapshot(project)
+    update = update_project(project, templates=templates)
+    assert not update.changed and changes(update) == {}
+    assert (update.from_version, update.to_version) == ("0.1.0", "0.1.0")
+    assert snapshot(project) == before
+
+
+def test_newer_templates_replace_unedited_files_and_never_overwrite_edits(project, templates):
+    (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
+    with (templates / "_shared/README.md.jinja").open("a") as readme:
+        readme.write("\n## Newer section\n")
+    (templates / "c/NOTES.md").write_text("new in the templates\n")
+    (templates / "c/.vscode/extensions.json.jinja").unlink()
+    (templates / "c/tests/test_greeting.c.jinja").write_text("/* the templates changed this */\n")
+    with (project / "README.md").open("a") as readme:
+        readme.write("\nMy own notes.\n")
+    (project / "Makefile").write_text("# my Makefile\n")
+    (project / "LICENSE").unlink()
+    (project / "tests/test_greeting.c").write_text("/* my tests */\n")
+    template_readme = (project / "README.md").read_text().replace("\nMy own notes.\n", "") + "\n## Newer section\n"
+
+    update = update_project(project, templates=templates)
+
+    assert changes(update) == {
+        ".editorconfig": Change.UPDATED,
+        "NOTES.md": Change.ADDED,
+        ".vscode/extensions.json": Change.REMOVED,
+        "README.md": Change.CONFLICT,
+        "Makefile": Change.KEPT,
+        "LICENSE": Change.SKIPPED,
+        "tests/test_greeting.c": Change.CONFLICT,
+    }
+    assert (project / ".editorconfig").read_text() == "root = true\n# newer\n"
+    assert (project / "NOTES.md").read_text() == "new in the templates\n"
+    assert not (project / ".vscode/extensions.json").exists() and (project / ".vscode/tasks.json").exists()
+    assert (project / "README.md").read_text().endswith("\nMy own notes.\n")
+    assert (project / "README.md.yowasm-new").read_text() == template_readme
+    assert (project / "Makefile").read_text() == "# my Makefile\n"
+    assert not (project / "LICENSE").exists()
+    assert (project / "tests/test_greeting.c").read_text() == "/* my tests */\n"
+    assert (project / "tests/test_greeting.c.yowasm-new").read_text() == "/* the templates changed this */\n"
+
+    # The record now describes the newer templates: a second update has nothing to write.
+    again = update_project(project, templates=templates)
+    assert not again.changed
+    assert changes(again) == {"README.md": Change.KEPT, "Makefile": Change.KEPT, "LICENSE": Change.SKIPPED,
+                              "tests/test_greeting.c": Change.KEPT}
+
+
+def test_a_file_the_templates_dropped_but_you_edited_is_left(project, templates):
+    (templates / "c/.vscode/launch.json.jinja").unlink()
+    (project / ".vscode/launch.json").write_text("{}\n")
+    update = update_project(project, templates=templates)
+    assert changes(update) == {".vscode/launch.json": Change.LEFT}
+    assert (project / ".vscode/launch.json").read_text() == "{}\n"
+
+
+def test_dropping_every_file_of_a_folder_removes_the_folder(project, templates):
+    shutil.rmtree(templates / "c/.vscode")
+    update_project(project, templates=templates)
+    assert not (project / ".vscode").exists()
+
+
+def test_dry_run_reports_and_writes_nothing(project, templates):
+    (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
+    before = snapshot(project)
+    update = update_project(project, dry_run=True, templates=templates)
+    assert update.dry_run and changes(update) == {".editorconfig": Change.UPDATED}
+    assert snapshot(project) == before
+
+
+def test_without_a_record_every_difference_counts_as_an_edit(project, templates):
+    answers_file = project / ".copier-answers.yml"
+    recorded = answers_file.read_text()
+    answers_file.write_text(recorded[: recorded.index("# Digests")])  # as plain `copier copy` writes it
+    (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
+    update = update_project(project, templates=templates)
+    assert changes(update) == {".editorconfig": Change.CONFLICT}
+    assert (project / ".editorconfig").read_text() != "root = true\n# newer\n"
+    assert GENERATED_KEY in yaml.safe_load(answers_file.read_text())  # recorded from now on
+
+
+def test_a_failure_while_writing_puts_everything_back(project, templates):
+    # A real fault: the newer templates add a file where the user has a folder.
+    (templates / "c/docs").write_text("a file in the templates\n")
+    (project / "docs").mkdir()
+    (project / "docs/mine.txt").write_text("mine\n")
+    (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
+    (templates / "c/.vscode/extensions.json.jinja").unlink()
+    before = snapshot(project)
+    with pytest.raises(DestinationError, match="docs is a folder where the template has a file"):
+        update_project(project, templates=templates)
+    assert snapshot(project) == before
+    assert not any(path.name.startswith(".yowasm-") for path in project.parent.iterdir())  # no staging left

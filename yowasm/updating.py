@@ -1,0 +1,130 @@
+"""`yowasm update`: bring a project up to the installed templates without losing edits.
+
+The project is rendered again from its recorded answers, and each file is decided from
+three versions: the digest recorded when yowasm last generated it, the file on disk,
+and what the templates make now. A file the user never edited is replaced; a file the
+user edited stays as it is, and when the templates changed it too, their version is
+written beside it (FILE.yowasm-new) to merge by hand. Writing is all or nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from yowasm.project import ANSWERS_FILE, load_project, read_data_file
+from yowasm.scaffold import GENERATED_KEY, file_digest, move_into, render_project, staging_folder
+
+CONFLICT_SUFFIX = ".yowasm-new"
+
+
+class Change(str, Enum):
+    ADDED = "added"  # new in the templates
+    UPDATED = "updated"  # the templates changed it and you had not
+    UNCHANGED = "unchanged"
+    KEPT = "kept"  # you changed it and the templates did not: your version stays
+    CONFLICT = "conflict"  # both changed it: yours stays, theirs is written beside it
+    REMOVED = "removed"  # the templates no longer make it and you had not changed it
+    LEFT = "left"  # the templates no longer make it, but you changed it: it stays
+    SKIPPED = "skipped"  # you deleted it: it stays deleted
+
+    @property
+    def writes(self) -> bool:
+        return self in (Change.ADDED, Change.UPDATED, Change.CONFLICT)
+
+
+@dataclass(frozen=True)
+class Update:
+    root: Path
+    name: str
+    from_version: str | None
+    to_version: str | None
+    changes: tuple[tuple[str, Change], ...]
+    dry_run: bool
+
+    def paths(self, change: Change) -> list[str]:
+        return [path for path, kind in self.changes if kind is change]
+
+    @property
+    def changed(self) -> bool:
+        """Whether the update writes or removes any file besides the answers file."""
+        return any(kind.writes or kind is Change.REMOVED for _, kind in self.changes)
+
+
+def update_project(root: Path, *, dry_run: bool = False, templates: Path | None = None) -> Update:
+    """Render ROOT's project from its answers with the installed (or given) templates
+    and apply the result as the module docstring says."""
+    project = load_project(root)
+    recorded = read_data_file(project.root / ANSWERS_FILE)
+    previous = _previous_digests(recorded.get(GENERATED_KEY))
+    with staging_folder(project.root.parent) as staging:
+        rendered = staging / "project"
+        generated = render_project(project.answers, rendered, templates)
+        changes = _decide(project.root, generated, previous)
+        to_version = read_data_file(rendered / ANSWERS_FILE).get("_template_version")
+        if not dry_run:
+            _apply(project.root, rendered, changes, staging)
+    return Update(project.root, project.answers.name, recorded.get("_template_version"), to_version,
+                  tuple(changes), dry_run)
+
+
+def _previous_digests(value: object) -> dict[str, str]:
+    # A project from plain `copier copy` or an older yowasm has no record: then every
+    # file that differs from the templates counts as edited, which is the safe side.
+    if not isinstance(value, dict):
+        return {}
+    return {str(path): str(digest) for path, digest in value.items()}
+
+
+def _decide(root: Path, generated: dict[str, str], previous: dict[str, str]) -> list[tuple[str, Change]]:
+    changes = []
+    for path, new in generated.items():
+        on_disk = root / path
+        before = previous.get(path)
+        if not on_disk.is_file():
+            changes.append((path, Change.SKIPPED if before and not on_disk.exists() else Change.ADDED))
+            continue
+        current = file_digest(on_disk)
+        if current == new:
+            changes.append((path, Change.UNCHANGED))
+        elif current == before:
+            changes.append((path, Change.UPDATED))
+        elif new == before:
+            changes.append((path, Change.KEPT))
+        else:
+            changes.append((path, Change.CONFLICT))
+    for path, before in previous.items():
+        on_disk = root / path
+        if path in generated or not on_disk.is_file():
+            continue
+        changes.append((path, Change.REMOVED if file_digest(on_disk) == before else Change.LEFT))
+    return sorted(changes)
+
+
+def _apply(root: Path, rendered: Path, changes: list[tuple[str, Change]], staging: Path) -> None:
+    incoming = staging / "incoming"  # each file under the name it takes in the project
+    moves = [Path(ANSWERS_FILE)]
+    incoming.mkdir()
+    (rendered / ANSWERS_FILE).rename(incoming / ANSWERS_FILE)
+    for path, change in changes:
+        if change.writes:
+            target = Path(path + CONFLICT_SUFFIX if change is Change.CONFLICT else path)
+            (incoming / target).parent.mkdir(parents=True, exist_ok=True)
+            (rendered / path).rename(incoming / target)
+            moves.append(target)
+    removed = [Path(path) for path, change in changes if change is Change.REMOVED]
+    set_aside = staging / "removed"
+    for path in removed:
+        (set_aside / path).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(root / path, set_aside / path)
+    try:
+        move_into(incoming, root, moves, staging / "backup")
+    except BaseException:
+        for path in removed:
+            os.replace(set_aside / path, root / path)
+        raise
+    for folder in sorted({parent for path in removed for parent in path.parents[:-1]}, key=lambda p: -len(p.parts)):
+        if not any((root / folder).iterdir()):
+            (root / folder).rmdir()
