@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import yaml
+
 from yowasm.errors import Aborted, DestinationError, TemplateError, YowasmError
 from yowasm.languages import language_facts, templates_dir
 from yowasm.model import ProjectAnswers, RegistryKind, Runtime
@@ -96,8 +98,6 @@ def render_project(answers: ProjectAnswers, target: Path, templates: Path | None
         for path in sorted(target.rglob("*"))
         if path.is_file() and path.relative_to(target).as_posix() != ANSWERS_FILE
     }
-    import yaml
-
     with (target / ANSWERS_FILE).open("a", encoding="utf-8") as answers_file:
         answers_file.write("# Digests of the files yowasm generated: `yowasm update` replaces only files still like this.\n")
         answers_file.write(yaml.safe_dump({GENERATED_KEY: generated}, default_flow_style=False, allow_unicode=True))
