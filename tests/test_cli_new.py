@@ -248,3 +248,9 @@ def test_tricky_free_text_round_trips_unevaluated(tmp_path):
     assert rust.exit_code == 0, rust.output
     cargo = tomllib.loads((tmp_path / "rs/Cargo.toml").read_text())["package"]
     assert cargo["authors"] == [TRICKY] and cargo["description"] == TRICKY
+
+
+def test_a_parent_folder_that_takes_no_files_is_named():
+    result = new("/proc/hello", "--defaults", "--author", "x")  # /proc takes no new files, even from root
+    assert result.exit_code == 2
+    assert "Cannot create files in /proc" in result.output and "Traceback" not in result.output

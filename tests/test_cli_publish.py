@@ -392,3 +392,21 @@ def test_progress_bar_in_a_terminal_only(registry, tmp_path):
     piped = yowasm("publish", str(wasm), registry.ref("team/big", "v2"), "--plain-http", cwd=tmp_path,
                    env=environment(tmp_path))
     assert "Pushing" not in piped.stdout + piped.stderr  # no bar in logs and pipes
+
+
+@pytest.mark.registry
+def test_files_that_cannot_be_written_are_named(registry, tmp_path):
+    env = environment(tmp_path)
+    assert yowasm("publish", str(module(tmp_path)), registry.ref("team/hello", "v1"), "--plain-http",
+                  cwd=tmp_path, env=env).returncode == 0
+    # /proc takes no new files, even from root: a real write failure on any Linux machine.
+    pulled = yowasm("pull", registry.ref("team/hello", "v1"), "--plain-http", "-o", "/proc/hello.wasm",
+                    cwd=tmp_path, env=env)
+    assert pulled.returncode == 1 and "Cannot write /proc/hello.wasm" in pulled.stderr
+    assert "Traceback" not in pulled.stderr
+
+    login = yowasm("login", registry.host, "-u", "pusher", "--password-stdin", cwd=tmp_path,
+                   env={**env, "DOCKER_CONFIG": "/proc/yowasm-docker"}, stdin="s3cret-pass\n")
+    assert login.returncode == 1
+    assert "Cannot write the Docker config file /proc/yowasm-docker/config.json" in login.stderr
+    assert "DOCKER_CONFIG" in login.stderr and "s3cret-pass" not in login.stdout + login.stderr

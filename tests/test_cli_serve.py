@@ -191,6 +191,15 @@ def test_bad_modules_toml_is_refused_with_the_rule(tmp_path, toml, message):
     assert result.returncode == 2 and message in result.stderr and "Example" in result.stderr
 
 
+def test_a_module_that_is_a_folder_is_named(tmp_path):
+    (tmp_path / "handler.wasm").mkdir()
+    (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/"\nmodule = "handler.wasm"\n')
+    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", "modules.toml"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"Cannot read the module {tmp_path / 'handler.wasm'}: Is a directory." in result.stderr
+
+
 def test_wasmtime_project_has_nothing_to_serve(tmp_path):
     project = render(tmp_path / "hello-wasm", language="c")
     result = subprocess.run([sys.executable, "-m", "yowasm", "serve"], cwd=project, capture_output=True, text=True)

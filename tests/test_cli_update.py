@@ -77,3 +77,18 @@ def test_an_invalid_recorded_answer_is_named_and_nothing_is_written(project):
     assert result.exit_code == 2
     assert "name" in result.output and "Hello World" in result.output
     assert {path: path.read_bytes() for path in project.rglob("*") if path.is_file()} == before
+
+
+def test_an_unforeseen_system_error_is_one_clear_line(project, monkeypatch):
+    # A full disk cannot be had on demand, so the core function raises what it would.
+    import errno
+
+    from yowasm import updating
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(project / "README.md"))
+
+    monkeypatch.setattr(updating, "update_project", disk_full)
+    result = runner.invoke(app, ["update", str(project)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: No space left on device: {project / 'README.md'}.\n"

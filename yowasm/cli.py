@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from yowasm import __version__
-from yowasm.errors import Aborted, YowasmError
+from yowasm.errors import Aborted, FileSystemError, YowasmError
 
 
 class _Group(TyperGroup):
@@ -28,6 +28,9 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             console.print_error(Aborted())
             raise typer.Exit(Aborted.exit_code) from None
+        except OSError as error:  # a file operation no core function anticipated
+            console.print_error(FileSystemError.from_os_error(error))
+            raise typer.Exit(FileSystemError.exit_code) from None
 
 
 app = typer.Typer(

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yowasm.errors import AuthError, UsageError
+from yowasm.errors import AuthError, FileSystemError, UsageError
 
 USERNAME_VARIABLE = "YOWASM_REGISTRY_USERNAME"
 PASSWORD_VARIABLE = "YOWASM_REGISTRY_PASSWORD"
@@ -80,7 +80,11 @@ def store(registry: str, credentials: Credentials) -> Path:
     token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
     key = DOCKER_HUB_KEYS[0] if registry in DOCKER_HUB_KEYS else registry
     config.setdefault("auths", {})[key] = {"auth": token}
-    _write_private(path, json.dumps(config, indent=2) + "\n")
+    try:
+        _write_private(path, json.dumps(config, indent=2) + "\n")
+    except OSError as error:
+        raise FileSystemError(f"Cannot write the Docker config file {path}: {error.strerror}.",
+                              hint="Set DOCKER_CONFIG to a folder you can write to.") from None
     return path
 
 

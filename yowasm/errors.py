@@ -71,6 +71,16 @@ class DestinationError(UsageError):
     """The destination directory cannot be used as asked."""
 
 
+class FileSystemError(YowasmError):
+    """An operating-system call failed: a file or folder that cannot be read or written
+    (permissions, a full disk, a missing folder)."""
+
+    @classmethod
+    def from_os_error(cls, error: OSError) -> FileSystemError:
+        where = f": {error.filename}" if error.filename else ""
+        return cls(f"{error.strerror or error}{where}.")
+
+
 class TemplateError(YowasmError):
     """Rendering a template failed; the destination was left as it was."""
 

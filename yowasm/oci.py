@@ -24,7 +24,7 @@ from typing import BinaryIO, Callable, Mapping
 from urllib.parse import urlencode, urljoin
 
 from yowasm.credentials import Credentials
-from yowasm.errors import AuthError, InvalidReferenceError, RegistryError, RegistryUnavailable, UsageError
+from yowasm.errors import AuthError, FileSystemError, InvalidReferenceError, RegistryError, RegistryUnavailable, UsageError
 from yowasm.model import ArtifactFormat
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -468,8 +468,11 @@ def pull(reference: Reference, output: Path, connection: Connection) -> Pulled:
     layer = layers[0]
     layout = next(key for key, value in LAYOUTS.items() if value.layer_media_type == layer["mediaType"])
     output = output.absolute()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    except OSError as error:
+        raise FileSystemError(f"Cannot write {output}: {error.strerror}.") from None
     try:
         digest = hashlib.sha256()
         size = 0

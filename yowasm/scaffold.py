@@ -112,7 +112,11 @@ def file_digest(path: Path) -> str:
 @contextmanager
 def staging_folder(parent: Path) -> Iterator[Path]:
     """A scratch folder in PARENT (so its files can be renamed into place), always removed."""
-    staging = Path(tempfile.mkdtemp(prefix=".yowasm-new-", dir=parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".yowasm-new-", dir=parent))
+    except OSError as error:
+        raise DestinationError(f"Cannot create files in {parent}: {error.strerror}.",
+                               hint="Choose a folder you can write to.") from None
     try:
         yield staging
     except KeyboardInterrupt:

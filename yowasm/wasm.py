@@ -42,5 +42,7 @@ def load_module(path: Path, *, epoch_interruption: bool = False,
         return wasmtime.Module.from_file(on or engine(epoch_interruption=epoch_interruption), str(path))
     except FileNotFoundError:
         raise ModuleError(f"No module at {path}.") from None
+    except OSError as error:
+        raise ModuleError(f"Cannot read the module {path}: {error.strerror}.") from None
     except wasmtime.WasmtimeError as error:
         raise ModuleError(f"{path} is not a valid WebAssembly module: {error}") from None
