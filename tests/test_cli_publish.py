@@ -159,16 +159,23 @@ def test_login_then_publish_with_basic_auth(tmp_path):
         denied = yowasm("publish", str(module(tmp_path)), registry.ref("team/hello"), "--plain-http", cwd=tmp_path, env=env)
         assert denied.returncode == 1 and "yowasm login" in denied.stderr
 
-        wrong = yowasm("login", registry.host, "--username", "pusher", "--password-stdin", cwd=tmp_path, env=env,
-                       stdin="not-the-password\n")
-        assert wrong.returncode == 0  # login stores; the registry judges at the next request
+        wrong = yowasm("login", registry.host, "--username", "pusher", "--password-stdin", "--plain-http",
+                       cwd=tmp_path, env=env, stdin="not-the-password\n")
+        assert wrong.returncode == 1 and "refused the user name and password of 'pusher'" in wrong.stderr
+        assert "Nothing was stored" in wrong.stderr and not (tmp_path / "docker-config").exists()
+        assert "not-the-password" not in wrong.stderr + wrong.stdout
+
+        unchecked = yowasm("login", registry.host, "--username", "pusher", "--password-stdin", "--no-verify",
+                           cwd=tmp_path, env=env, stdin="not-the-password\n")
+        assert unchecked.returncode == 0 and "not checked" in unchecked.stdout
         refused = yowasm("publish", str(module(tmp_path)), registry.ref("team/hello"), "--plain-http", cwd=tmp_path, env=env)
         assert refused.returncode == 1 and "pusher" in refused.stderr
         assert "not-the-password" not in refused.stderr + refused.stdout
 
-        login = yowasm("login", registry.host, "-u", "pusher", "--password-stdin", cwd=tmp_path, env=env,
-                       stdin=USERS["pusher"] + "\n")
+        login = yowasm("login", registry.host, "-u", "pusher", "--password-stdin", "--plain-http", cwd=tmp_path,
+                       env=env, stdin=USERS["pusher"] + "\n")
         assert login.returncode == 0, login.stderr
+        assert "checked by the registry" in login.stdout
         config = tmp_path / "docker-config/config.json"
         assert config.stat().st_mode & 0o777 == 0o600
         assert USERS["pusher"] not in login.stdout + login.stderr
@@ -195,6 +202,24 @@ def test_token_auth_with_environment_credentials_and_a_pull_only_user(tmp_path):
         pulled = yowasm("pull", registry.ref("team/hello", "v1"), "--plain-http", "-o", "x.wasm", cwd=tmp_path, env=reader)
         assert pulled.returncode == 0, pulled.stderr
         assert (tmp_path / "x.wasm").read_bytes() == wasm.read_bytes()
+
+        # login asks the token service itself, with no repository scope: only the password is judged
+        def login(password: str):
+            return yowasm("login", registry.host, "-u", "reader", "--password-stdin", "--plain-http", cwd=tmp_path,
+                          env=environment(tmp_path), stdin=password + "\n")
+
+        wrong = login("wrong")
+        assert wrong.returncode == 1 and "refused the credentials of 'reader'" in wrong.stderr
+        right = login(USERS["reader"])
+        assert right.returncode == 0 and "checked by the registry" in right.stdout
+
+
+@pytest.mark.registry
+def test_https_to_a_plain_http_registry_says_to_pass_plain_http(registry, tmp_path):
+    result = yowasm("publish", str(module(tmp_path)), registry.ref("team/hello", "v1"), cwd=tmp_path,
+                    env=environment(tmp_path))
+    assert result.returncode == 1
+    assert f"{registry.host} does not speak HTTPS" in result.stderr and "--plain-http" in result.stderr
 
 
 @pytest.mark.registry
@@ -282,6 +307,10 @@ def test_registry_down(tmp_path):
                     cwd=tmp_path, env=environment(tmp_path))
     assert result.returncode == 1
     assert f"Cannot reach the registry 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+    login = yowasm("login", f"127.0.0.1:{port}", "-u", "pusher", "--password-stdin", "--plain-http",
+                   cwd=tmp_path, env=environment(tmp_path), stdin="secret\n")
+    assert login.returncode == 1 and f"Cannot reach the registry 127.0.0.1:{port}" in login.stderr
+    assert "--no-verify" in login.stderr and not (tmp_path / "docker-config").exists()
 
 
 @pytest.mark.registry
@@ -405,7 +434,7 @@ def test_files_that_cannot_be_written_are_named(registry, tmp_path):
     assert pulled.returncode == 1 and "Cannot write /proc/hello.wasm" in pulled.stderr
     assert "Traceback" not in pulled.stderr
 
-    login = yowasm("login", registry.host, "-u", "pusher", "--password-stdin", cwd=tmp_path,
+    login = yowasm("login", registry.host, "-u", "pusher", "--password-stdin", "--plain-http", cwd=tmp_path,
                    env={**env, "DOCKER_CONFIG": "/proc/yowasm-docker"}, stdin="s3cret-pass\n")
     assert login.returncode == 1
     assert "Cannot write the Docker config file /proc/yowasm-docker/config.json" in login.stderr

@@ -263,14 +263,20 @@ def login(
     host: str = typer.Argument(..., help="Registry HOST[:PORT], e.g. ghcr.io."),
     username: Optional[str] = typer.Option(None, "--username", "-u", help="User name (asked if missing)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password or token from stdin."),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Store without asking the registry to check them."),
+    plain_http: bool = _PLAIN_HTTP,
+    insecure: bool = _INSECURE,
+    ca_file: Optional[Path] = _CA_FILE,
 ) -> None:
-    """Store registry credentials in the Docker config file (also used by docker, oras, skopeo)."""
+    """Check registry credentials and store them in the Docker config file (also used by
+    docker, oras, skopeo)."""
     import sys
 
     from yowasm import console
-    from yowasm.credentials import Credentials, store
+    from yowasm.credentials import Credentials
     from yowasm.errors import UsageError
     from yowasm.model import validate_host
+    from yowasm.publishing import log_in
 
     registry = "docker.io" if host in ("docker.io", "index.docker.io") else validate_host(host)
     if username is None:
@@ -285,7 +291,8 @@ def login(
         raise UsageError("No terminal to ask for the password.", hint="Pass it on stdin with --password-stdin.")
     if not username or not password:
         raise UsageError("The user name and password must not be empty.", hint="Example: yowasm login ghcr.io -u octocat --password-stdin")
-    console.show_logged_in(registry, username, store(registry, Credentials(username, password)))
+    console.show_logged_in(log_in(registry, Credentials(username, password), verify=not no_verify,
+                                  plain_http=plain_http, insecure=insecure, ca_file=ca_file))
 
 
 @app.command()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from yowasm.doctor import Diagnosis
     from yowasm.errors import YowasmError
     from yowasm.questionnaire import Question
+    from yowasm.publishing import Login
     from yowasm.scaffold import Scaffold
     from yowasm.updating import Update
 
@@ -183,9 +184,11 @@ def show_pulled(pulled: Pulled) -> None:
     out.print(f"Digest: {pulled.digest}", soft_wrap=True)
 
 
-def show_logged_in(registry: str, username: str, path: Path) -> None:
-    out.print(f"[bold green]Logged in[/] to {escape(registry)} as {escape(username)} "
-              f"(credentials in {escape(str(path))})", soft_wrap=True)
+def show_logged_in(login: Login) -> None:
+    checked = {True: "checked by the registry", False: "the registry asks for none",
+               None: "not checked"}[login.accepted]
+    out.print(f"[bold green]Logged in[/] to {escape(login.registry)} as {escape(login.username)} "
+              f"({checked}; stored in {escape(str(login.path))})", soft_wrap=True)
 
 
 def ask_text(prompt: str) -> str:

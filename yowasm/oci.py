@@ -196,6 +196,10 @@ class RegistryClient:
                         self._authenticate(response, push=push)
                         response = self._send(method, url, **kwargs)
             except requests.exceptions.SSLError as error:
+                if "WRONG_VERSION_NUMBER" in str(error):  # a TLS hello answered in plain HTTP
+                    raise RegistryError(f"{self.reference.registry} does not speak HTTPS (it answered in plain HTTP).",
+                                        hint="Pass --plain-http (for a registry on this machine; other hosts "
+                                        "also need --insecure).") from None
                 raise RegistryError(
                     f"TLS verification of {self.reference.registry} failed: {_reason(error)}",
                     hint="Pass --ca-file with the registry's CA certificate (or --insecure to skip checks).",
@@ -220,6 +224,11 @@ class RegistryClient:
                 raise self._error(response, method)
             return response
         raise AssertionError("unreachable")
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the registry asked for credentials (and took them)."""
+        return self._authorization is not None
 
     def _send(self, method: str, url: str, **kwargs):
         headers = dict(kwargs.pop("headers", {}))
@@ -251,8 +260,10 @@ class RegistryClient:
         if scheme.lower() != "bearer" or "realm" not in params:
             raise AuthError(f"{self.reference.registry} asks for an unsupported authentication: {scheme or 'none'}.")
         actions = "pull,push" if push else "pull"
-        scope = params.get("scope") or f"repository:{self.reference.repository}:{actions}"
-        query = {"service": params.get("service", ""), "scope": scope}
+        query = {"service": params.get("service", "")}
+        if scope := params.get("scope") or (self.reference.repository and
+                                            f"repository:{self.reference.repository}:{actions}"):
+            query["scope"] = scope
         auth = (credentials.username, credentials.password) if credentials else None
         import requests
 
@@ -373,6 +384,16 @@ class RegistryClient:
 
 
 # --- publish and pull --------------------------------------------------------------
+
+
+def check_login(registry: str, connection: Connection) -> bool:
+    """Prove CONNECTION's credentials to REGISTRY: its /v2/ endpoint must answer once they
+    are presented (Basic), or its token service must grant a token for them (Bearer; no
+    repository scope, so only the credentials are judged). False when the registry asks
+    for no credentials at all."""
+    client = RegistryClient(Reference(registry, "", None, None), connection)
+    client.request("GET", urljoin(client.base, "/v2/"))
+    return client.authenticated
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from yowasm.credentials import lookup
-from yowasm.errors import UsageError
+from yowasm.credentials import Credentials, lookup, store
+from yowasm.errors import AuthError, RegistryUnavailable, UsageError
 from yowasm.model import ArtifactFormat
-from yowasm.oci import Connection, Reference
+from yowasm.oci import Connection, Reference, check_login
 from yowasm.project import ANSWERS_FILE, Project, load_project
 
 DEFAULT_TAG = "canary"
@@ -67,3 +67,30 @@ def connection_for(reference: Reference, *, plain_http: bool, insecure: bool, ca
     connection.check(reference.registry)
     return Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
                       credentials=lookup(reference.registry))
+
+
+@dataclass(frozen=True)
+class Login:
+    registry: str
+    username: str
+    path: Path
+    #: True: the registry accepted the credentials; False: it asks for none;
+    #: None: not checked (--no-verify).
+    accepted: bool | None
+
+
+def log_in(registry: str, credentials: Credentials, *, verify: bool, plain_http: bool, insecure: bool,
+           ca_file: Path | None) -> Login:
+    """Check the credentials with the registry (unless told not to), then store them."""
+    accepted = None
+    if verify:
+        connection = Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file, credentials=credentials)
+        try:
+            accepted = check_login(registry, connection)
+        except AuthError as error:
+            raise AuthError(error.message, hint="Nothing was stored. Check the user name and the password "
+                            "or token, then try again.") from None
+        except RegistryUnavailable as error:
+            raise RegistryUnavailable(error.message, hint=f"{error.hint} Nothing was stored; --no-verify "
+                                      "stores the credentials without checking them.") from None
+    return Login(registry, credentials.username, store(registry, credentials), accepted)
