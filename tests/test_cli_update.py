@@ -92,3 +92,12 @@ def test_an_unforeseen_system_error_is_one_clear_line(project, monkeypatch):
     result = runner.invoke(app, ["update", str(project)])
     assert result.exit_code == 1
     assert result.output == f"Error: No space left on device: {project / 'README.md'}.\n"
+
+
+def test_data_changes_answers_and_shows_them(project):
+    result = runner.invoke(app, ["update", str(project), "--data", "runtime=wagi", "-d", "artifact_format=wasm-to-oci"])
+    assert result.exit_code == 0, result.output
+    assert "runtime: wasmtime → wagi" in result.output and "added     modules.toml" in result.output
+    assert (project / "modules.toml").exists()
+    bad = runner.invoke(app, ["update", str(project), "--data", "runtime"])
+    assert bad.exit_code == 2 and "Invalid --data 'runtime': must be KEY=VALUE" in bad.output

@@ -60,6 +60,15 @@ def test_without_a_way_to_ask_missing_answers_are_reported_together():
     assert error.value.flags == ["--name", "--acr-name"]
 
 
+def test_previous_answers_fill_in_where_they_still_apply():
+    previous = {"name": "hello", "author": "Ann Lee", "registry": "ghcr", "namespace": "octocat", "license": "Apache-2.0"}
+    answers = resolve_answers({"registry": "acr", "acr_name": "myregistry"}, previous=previous)
+    assert answers.repository == "myregistry.azurecr.io/hello"  # the namespace no longer applies: dropped
+    assert (answers.author, answers.license.value) == ("Ann Lee", "Apache-2.0")
+    with pytest.raises(UsageError, match="--namespace"):  # a given answer that does not apply is still refused
+        resolve_answers({"registry": "acr", "acr_name": "myregistry", "namespace": "x"}, previous=previous)
+
+
 def test_unknown_keys_are_refused():
     with pytest.raises(UsageError, match="nmae"):
         resolve_answers({"nmae": "x"})

@@ -137,3 +137,27 @@ def test_a_failure_while_writing_puts_everything_back(project, templates):
         update_project(project, templates=templates)
     assert snapshot(project) == before
     assert not any(path.name.startswith(".yowasm-") for path in project.parent.iterdir())  # no staging left
+
+
+def test_changed_answers_render_the_project_anew_and_are_recorded(project, templates):
+    update = update_project(project, data={"registry": "none"}, templates=templates)
+    assert update.answer_changes == (("registry", "ghcr", "none"), ("namespace", "octocat", "-"),
+                                     ("artifact_format", "cncf", "-"), ("publisher", "oras", "-"))
+    assert changes(update) == {".github/workflows/release.yml": Change.REMOVED, "README.md": Change.UPDATED}
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert recorded["registry"] == "none" and "namespace" not in recorded
+    assert "no release workflow" in (project / "README.md").read_text()
+
+
+def test_changed_answers_are_validated_together_before_anything_is_written(project, templates):
+    from yowasm.errors import UsageError, ValidationError
+
+    before = snapshot(project)
+    with pytest.raises(UsageError, match="The changed answers need more: acr_name") as needs:
+        update_project(project, data={"registry": "acr"}, templates=templates)
+    assert needs.value.hint == "Give them too, e.g. --data acr_name=myregistry"
+    with pytest.raises(ValidationError, match="Invalid artifact format 'cncf': wagi pulls only"):
+        update_project(project, data={"runtime": "wagi"}, templates=templates)
+    with pytest.raises(ValidationError, match="Invalid module name 'Hello World'"):
+        update_project(project, data={"name": "Hello World"}, templates=templates)
+    assert snapshot(project) == before

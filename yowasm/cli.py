@@ -122,13 +122,18 @@ def new(
 @app.command()
 def update(
     project: Path = typer.Argument(Path("."), help="Project folder.", show_default="."),
+    data: Optional[list[str]] = typer.Option(
+        None, "--data", "-d", help="Change an answer: KEY=VALUE, keys as in .copier-answers.yml; repeatable."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
 ) -> None:
-    """Bring a project up to the installed templates, keeping your edits."""
+    """Bring a project up to the installed templates (or changed answers), keeping your edits."""
     from yowasm import console
+    from yowasm.model import parse_pairs
     from yowasm.updating import update_project
 
-    console.show_update(update_project(project, dry_run=dry_run))
+    changes = dict(parse_pairs(data or [], "--data", "registry=ghcr"))
+    console.show_update(update_project(project, data=changes, dry_run=dry_run))
 
 
 def _build_if_stale(project) -> None:

@@ -99,6 +99,8 @@ def show_update(update: Update) -> None:
 
     styles = {Change.ADDED: "green", Change.UPDATED: "green", Change.REMOVED: "yellow",
               Change.CONFLICT: "bold red", Change.LEFT: "yellow", Change.SKIPPED: "dim", Change.KEPT: "dim"}
+    for key, before, after in update.answer_changes:
+        out.print(f"  [bold]{escape(key)}[/]: {escape(before)} → {escape(after)}", soft_wrap=True)
     for path, change in update.changes:
         if change is not Change.UNCHANGED:
             out.print(f"  [{styles[change]}]{change.value:<9}[/] {escape(path)}", soft_wrap=True)

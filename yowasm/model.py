@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from yowasm.errors import ValidationError
+from yowasm.errors import UsageError, ValidationError
 
 
 class Choice(str, Enum):
@@ -385,3 +385,15 @@ class ProjectAnswers:
             ),
             publisher=Publisher.parse(data.get("publisher") or "oras", "publisher"),
         )
+
+
+def parse_pairs(values: Iterable[str], option: str, example: str) -> list[tuple[str, str]]:
+    """The KEY=VALUE values of a repeatable option such as --env, --annotation or --data."""
+    pairs = []
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key or "\0" in value:
+            raise UsageError(f"Invalid {option} {value!r}: must be KEY=VALUE with a non-empty KEY.",
+                             hint=f"Example of a valid {option}: {example}")
+        pairs.append((key, text))
+    return pairs

@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urljoin
 
 from yowasm.credentials import Credentials
 from yowasm.errors import AuthError, FileSystemError, InvalidReferenceError, RegistryError, RegistryUnavailable, UsageError
-from yowasm.model import ArtifactFormat
+from yowasm.model import ArtifactFormat, parse_pairs
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -542,12 +542,5 @@ def _reason(error: Exception) -> str:
 
 
 def parse_annotations(values: list[str]) -> dict[str, str]:
-    annotations = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise UsageError(f"Invalid --annotation {value!r}: must be KEY=VALUE.",
-                             hint="Example of a valid --annotation: org.opencontainers.image.source=https://github.com/octocat/hello")
-        annotations[key] = text
-    return annotations
+    return dict(parse_pairs(values, "--annotation", "org.opencontainers.image.source=https://github.com/octocat/hello"))
 

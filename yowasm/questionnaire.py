@@ -213,10 +213,12 @@ def resolve_answers(
     directory: Path | None = None,
     use_defaults: bool = False,
     ask: Asker | None = None,
+    previous: Answers | None = None,
 ) -> ProjectAnswers:
-    """Walk the questions in order: a given answer is validated, a missing one is
-    defaulted (with use_defaults or no way to ask) or asked. Without a way to ask,
-    every missing answer with no default is reported at once."""
+    """Walk the questions in order: a given answer is validated, a missing one is taken
+    from PREVIOUS answers (when the question still applies), defaulted (with
+    use_defaults or no way to ask) or asked. Without a way to ask, every missing answer
+    with no default is reported at once."""
     unknown = sorted(key for key in given if key not in QUESTION_KEYS and not key.startswith("_"))
     if unknown:
         raise UsageError(
@@ -231,6 +233,8 @@ def resolve_answers(
         if not _applies(question, view, missing):
             continue
         value = given.get(question.key)
+        if value is None and previous:
+            value = previous.get(question.key)
         if value is not None:
             answers[question.key] = _canonical(question.check(view, str(value)))
             continue
@@ -245,6 +249,16 @@ def resolve_answers(
     if missing:
         raise MissingAnswersError(missing)
     return ProjectAnswers.from_data(answers)
+
+
+def example_answer(key: str, answers: Answers) -> str:
+    """A valid value for KEY: the example its own check gives when it refuses one."""
+    question = next(question for question in QUESTIONS if question.key == key)
+    try:
+        question.check(answers, "")
+    except ValidationError as error:
+        return error.example
+    return "..."
 
 
 def _applies(question: Question, view: Answers, missing: list[str]) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from yowasm.errors import Aborted, ModuleError, UsageError
+from yowasm.model import parse_pairs
 
 #: The exit code of a module that trapped: 128 + SIGABRT, as the wasmtime CLI uses.
 TRAP_EXIT_CODE = 134
@@ -25,16 +26,7 @@ class Preopen:
 
 
 def parse_env(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key or "\0" in value:
-            raise UsageError(
-                f"Invalid --env {value!r}: must be KEY=VALUE with a non-empty KEY.",
-                hint="Example of a valid --env: GREETING=hello",
-            )
-        pairs.append((key, text))
-    return tuple(pairs)
+    return tuple(parse_pairs(values, "--env", "GREETING=hello"))
 
 
 def parse_dir(value: str) -> Preopen:

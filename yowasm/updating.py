@@ -1,6 +1,7 @@
 """`yowasm update`: bring a project up to the installed templates without losing edits.
 
-The project is rendered again from its recorded answers, and each file is decided from
+The project is rendered again from its recorded answers (some of them changed, if the
+user asks), and each file is decided from
 three versions: the digest recorded when yowasm last generated it, the file on disk,
 and what the templates make now. A file the user never edited is replaced; a file the
 user edited stays as it is, and when the templates changed it too, their version is
@@ -13,8 +14,12 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Mapping
 
-from yowasm.project import ANSWERS_FILE, load_project, read_data_file
+from yowasm.errors import MissingAnswersError, UsageError
+from yowasm.model import ProjectAnswers
+from yowasm.project import ANSWERS_FILE, Project, load_project, read_data_file
+from yowasm.questionnaire import example_answer, resolve_answers
 from yowasm.scaffold import GENERATED_KEY, file_digest, move_into, render_project, staging_folder
 
 CONFLICT_SUFFIX = ".yowasm-new"
@@ -43,31 +48,51 @@ class Update:
     to_version: str | None
     changes: tuple[tuple[str, Change], ...]
     dry_run: bool
+    #: (answer, before, after) for every answer the update changed
+    answer_changes: tuple[tuple[str, str, str], ...] = ()
 
     def paths(self, change: Change) -> list[str]:
         return [path for path, kind in self.changes if kind is change]
 
     @property
     def changed(self) -> bool:
-        """Whether the update writes or removes any file besides the answers file."""
-        return any(kind.writes or kind is Change.REMOVED for _, kind in self.changes)
+        """Whether the update changes an answer, or writes or removes a file."""
+        return bool(self.answer_changes) or any(kind.writes or kind is Change.REMOVED for _, kind in self.changes)
 
 
-def update_project(root: Path, *, dry_run: bool = False, templates: Path | None = None) -> Update:
-    """Render ROOT's project from its answers with the installed (or given) templates
-    and apply the result as the module docstring says."""
+def update_project(root: Path, *, data: Mapping[str, str] | None = None, dry_run: bool = False,
+                   templates: Path | None = None) -> Update:
+    """Render ROOT's project from its answers (with DATA's changed) using the installed
+    (or given) templates and apply the result as the module docstring says."""
     project = load_project(root)
     recorded = read_data_file(project.root / ANSWERS_FILE)
     previous = _previous_digests(recorded.get(GENERATED_KEY))
+    answers = _changed_answers(project, data) if data else project.answers
     with staging_folder(project.root.parent) as staging:
         rendered = staging / "project"
-        generated = render_project(project.answers, rendered, templates)
+        generated = render_project(answers, rendered, templates)
         changes = _decide(project.root, generated, previous)
         to_version = read_data_file(rendered / ANSWERS_FILE).get("_template_version")
         if not dry_run:
             _apply(project.root, rendered, changes, staging)
-    return Update(project.root, project.answers.name, recorded.get("_template_version"), to_version,
-                  tuple(changes), dry_run)
+    before, after = project.answers.to_data(), answers.to_data()
+    answer_changes = tuple((key, str(before.get(key, "-")), str(after.get(key, "-")))
+                           for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key))
+    return Update(project.root, answers.name, recorded.get("_template_version"), to_version,
+                  tuple(changes), dry_run, answer_changes)
+
+
+def _changed_answers(project: Project, data: Mapping[str, str]) -> ProjectAnswers:
+    """The recorded answers with DATA's changed, validated together; answers that no
+    longer apply (a namespace, once the registry is acr) fall away."""
+    previous = project.answers.to_data()
+    try:
+        return resolve_answers(dict(data), directory=project.root, use_defaults=True, previous=previous)
+    except MissingAnswersError as error:
+        keys = [flag.removeprefix("--").replace("-", "_") for flag in error.flags]
+        examples = " ".join(f"--data {key}={example_answer(key, {**previous, **data})}" for key in keys)
+        raise UsageError("The changed answers need more: " + ", ".join(keys) + ".",
+                         hint=f"Give them too, e.g. {examples}") from None
 
 
 def _previous_digests(value: object) -> dict[str, str]:
