@@ -161,3 +161,13 @@ def test_changed_answers_are_validated_together_before_anything_is_written(proje
     with pytest.raises(ValidationError, match="Invalid module name 'Hello World'"):
         update_project(project, data={"name": "Hello World"}, templates=templates)
     assert snapshot(project) == before
+
+
+def test_a_record_naming_files_outside_the_project_is_ignored(project, templates, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yowasm's\n")
+    answers_file = project / ".copier-answers.yml"
+    answers_file.write_text(answers_file.read_text() + f"  ../outside.txt: {file_digest(outside)}\n"
+                            f"  {outside}: {file_digest(outside)}\n")
+    update = update_project(project, templates=templates)
+    assert changes(update) == {} and outside.read_text() == "not yowasm's\n"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Mapping
 
 from yowasm.errors import MissingAnswersError, UsageError
@@ -100,7 +100,9 @@ def _previous_digests(value: object) -> dict[str, str]:
     # file that differs from the templates counts as edited, which is the safe side.
     if not isinstance(value, dict):
         return {}
-    return {str(path): str(digest) for path, digest in value.items()}
+    # Only paths inside the project: a hand-edited record must not reach other files.
+    return {str(path): str(digest) for path, digest in value.items()
+            if not PurePosixPath(str(path)).is_absolute() and ".." not in PurePosixPath(str(path)).parts}
 
 
 def _decide(root: Path, generated: dict[str, str], previous: dict[str, str]) -> list[tuple[str, Change]]:
