@@ -1,6 +1,6 @@
 """`pip install .` gives a working yowasm: the wheel carries every template file (the
 shared files linked into each language folder included) and renders the same project
-as the source tree."""
+as the source tree, which `yowasm update` then finds up to date."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ def test_installed_wheel_renders_what_the_source_tree_renders(tmp_path):
         assert "site-packages/yowasm/templates" in (installed / ".copier-answers.yml").read_text()
         source = render(tmp_path / language / "source" / "hello-wasm", language=language, runtime=runtime)
         assert_same_tree(installed, source, expected_differences=[".copier-answers.yml"])  # _src_path
+        update = subprocess.run([python, "-c", "import yowasm.cli; yowasm.cli.main()", "update", str(installed)],
+                                cwd=tmp_path, capture_output=True, text=True)
+        assert update.returncode == 0 and "Up to date hello-wasm" in update.stdout, update.stdout + update.stderr
 
 
 def assert_same_tree(left: Path, right: Path, expected_differences: list[str]) -> None:
