@@ -95,6 +95,8 @@ def show_scaffold(scaffold: Scaffold) -> None:
 
 
 def show_update(update: Update) -> None:
+    from collections import Counter
+
     from yowasm.updating import CONFLICT_SUFFIX, Change
 
     styles = {Change.ADDED: "green", Change.UPDATED: "green", Change.REMOVED: "yellow",
@@ -104,7 +106,8 @@ def show_update(update: Update) -> None:
     for path, change in update.changes:
         if change is not Change.UNCHANGED:
             out.print(f"  [{styles[change]}]{change.value:<9}[/] {escape(path)}", soft_wrap=True)
-    counts = ", ".join(f"{len(update.paths(change))} {change.value}" for change in Change if update.paths(change))
+    tally = Counter(change for _, change in update.changes)
+    counts = ", ".join(f"{tally[change]} {change.value}" for change in Change if tally[change])
     versions = f"templates {update.from_version or 'unknown'} → {update.to_version}"
     verb = "Would update" if update.dry_run else "Updated"
     if not update.changed:

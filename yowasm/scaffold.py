@@ -80,8 +80,8 @@ def create_project(answers: ProjectAnswers, destination: Path, *, force: bool = 
     existed = destination.exists()
     with staging_folder(destination.parent) as staging:
         rendered = staging / "project"
-        render_project(answers, rendered, templates)
-        files = sorted(path.relative_to(rendered) for path in rendered.rglob("*") if not path.is_dir())
+        generated = render_project(answers, rendered, templates)
+        files = sorted(Path(path) for path in [*generated, ANSWERS_FILE])
         if existed:
             move_into(rendered, destination, files, staging / "backup")
         else:
@@ -93,11 +93,9 @@ def render_project(answers: ProjectAnswers, target: Path, templates: Path | None
     """Render the project into TARGET (which must not exist) and record in its answers
     file a digest of every other file; returns those digests by relative path."""
     _render(answers, target, templates or templates_dir())
-    generated = {
-        path.relative_to(target).as_posix(): file_digest(path)
-        for path in sorted(target.rglob("*"))
-        if path.is_file() and path.relative_to(target).as_posix() != ANSWERS_FILE
-    }
+    files = (path for path in sorted(target.rglob("*")) if path.is_file())
+    generated = {path.relative_to(target).as_posix(): file_digest(path) for path in files}
+    del generated[ANSWERS_FILE]
     with (target / ANSWERS_FILE).open("a", encoding="utf-8") as answers_file:
         answers_file.write("# Digests of the files yowasm generated: `yowasm update` replaces only files still like this.\n")
         answers_file.write(yaml.safe_dump({GENERATED_KEY: generated}, default_flow_style=False, allow_unicode=True))
