@@ -1,3 +1,56 @@
-from yowasm.cli import main
+"""The `yowasm` command's entry point (also `python -m yowasm`).
 
-main()
+It answers `yowasm --version` without loading the command line (typer, click), and
+after a command succeeds it exits without tearing the interpreter down: output is
+flushed and atexit handlers run, but the thousands of objects the libraries created
+are not freed one by one (the operating system reclaims the memory at once).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+
+
+def main() -> None:
+    arguments = sys.argv[1:]
+    # Shell completion (typer's _YOWASM_COMPLETE) always goes through the command line.
+    if arguments in (["--version"], ["-V"]) and "_YOWASM_COMPLETE" not in os.environ:
+        from yowasm import __version__
+
+        sys.stdout.write(f"yowasm {__version__}\n")
+        _exit_now(0)
+    gc.disable()  # importing the command line makes no garbage: spare the collector's passes
+    from yowasm.cli import app
+
+    gc.freeze()
+    gc.enable()
+
+    try:
+        app(prog_name="yowasm")
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            raise
+    _exit_now(0)
+
+
+def _exit_now(code: int) -> None:
+    """Exit with CODE without interpreter finalization, once output is safely out and
+    nothing else is running; otherwise exit the ordinary way."""
+    import atexit
+
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        raise SystemExit(code)  # let the interpreter wait for those threads
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None  # e.g. a closed pipe: the usual report and code
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,19 +18,23 @@ class _Group(TyperGroup):
     """Maps yowasm's errors to their message, hint and exit code: the only place that does."""
 
     def invoke(self, ctx):
-        from yowasm import console
-
         try:
             return super().invoke(ctx)
         except YowasmError as error:
-            console.print_error(error)
+            _print_error(error)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            console.print_error(Aborted())
+            _print_error(Aborted())
             raise typer.Exit(Aborted.exit_code) from None
         except OSError as error:  # a file operation no core function anticipated
-            console.print_error(FileSystemError.from_os_error(error))
+            _print_error(FileSystemError.from_os_error(error))
             raise typer.Exit(FileSystemError.exit_code) from None
+
+
+def _print_error(error: YowasmError) -> None:
+    from yowasm import console  # rich: only once there is something to show
+
+    console.print_error(error)
 
 
 app = typer.Typer(
@@ -341,4 +345,7 @@ def serve(
 
 
 def main() -> None:
-    app(prog_name="yowasm")
+    """The entry point of installations made before it moved to yowasm.__main__."""
+    from yowasm.__main__ import main as run
+
+    run()
