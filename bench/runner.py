@@ -6,6 +6,10 @@ all cases alike. For each run it records wall time, CPU time (user + system, fro
 os.wait4) and peak RSS. Ratios are taken between cases of the same round and then
 summarised, so a goal is judged on paired runs rather than on two separate averages.
 
+Peak RSS comes from GNU time (`%M`, itself os.wait4's ru_maxrss of its child): a
+process forked straight from this one would count this runner's own memory, which it
+shares until it executes the command.
+
     from runner import Case, Goal, measure, report
 """
 
@@ -33,6 +37,7 @@ ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRIT
 ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 Command = Sequence[str] | Callable[[Path], Sequence[str]]
+GNU_TIME = "/usr/bin/time"  # Debian's `time` package (.ci/run installs it)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class Case:
 class Sample:
     wall: float  # seconds
     cpu: float  # seconds, user + system, of the process and the children it waited for
-    rss: int  # peak resident set size of the largest process, bytes
+    rss: int | None  # peak resident set size, bytes (the command's largest process); None in a terminal
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,9 @@ class Goal:
 class Results:
     samples: dict[str, list[Sample]]
 
-    def spread(self, case: str, figure: str = "wall") -> Spread:
-        return Spread.of(getattr(sample, figure) for sample in self.samples[case])
+    def spread(self, case: str, figure: str = "wall") -> Spread | None:
+        values = [getattr(sample, figure) for sample in self.samples[case]]
+        return Spread.of(values) if None not in values else None
 
     def ratio(self, case: str, floor: str, figure: str = "wall") -> Spread:
         pairs = zip(self.samples[case], self.samples[floor])
@@ -109,9 +115,10 @@ def run_once(case: Case, scratch: Path) -> Sample:
     cwd = case.cwd or scratch
     if case.until is not None:
         return _run_in_terminal(argv, env, cwd, case.until)
+    peak_file = scratch.parent / f"{scratch.name}.peak"
     start = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen([GNU_TIME, "-f", "%M", "-o", str(peak_file), *argv], env=env, cwd=cwd,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
@@ -119,7 +126,8 @@ def run_once(case: Case, scratch: Path) -> Sample:
     process.stderr.close()
     if process.returncode != 0:
         raise SystemExit(f"{case.name} failed ({process.returncode}): {' '.join(argv)}\n{stderr.decode(errors='replace')}")
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+    peak_kib = int(peak_file.read_text().split()[-1])
+    return Sample(wall, usage.ru_utime + usage.ru_stime, peak_kib * 1024)
 
 
 def _run_in_terminal(argv: list[str], env: dict[str, str], cwd: Path, until: bytes) -> Sample:
@@ -148,10 +156,10 @@ def _run_in_terminal(argv: list[str], env: dict[str, str], cwd: Path, until: byt
             if until in _plain(seen):
                 wall = time.perf_counter() - start
     finally:
-        os.kill(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)  # the child leads its own session and group
         _, _, usage = os.wait4(pid, 0)
         os.close(fd)
-    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+    return Sample(wall, usage.ru_utime + usage.ru_stime, None)
 
 
 def _plain(output: bytes) -> bytes:
@@ -176,7 +184,8 @@ def measure(cases: Sequence[Case], rounds: int, *, warmup: int = 1, seed: int | 
                 sample = run_once(case, scratch)
                 if round_number >= warmup:
                     samples[case.name].append(sample)
-            print(f"\rround {round_number + 1 - warmup}/{rounds}", end="", file=sys.stderr, flush=True)
+            if round_number >= warmup:
+                print(f"\rround {round_number + 1 - warmup}/{rounds}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return Results(samples)
 
@@ -188,8 +197,9 @@ def report(results: Results, goals: Sequence[Goal], *, title: str) -> bool:
     print(f"{title} (n = {n} interleaved rounds; min / median / max)")
     print(f"{'case':<{width}}{'wall ms':>22}{'cpu ms':>22}{'peak RSS MB':>20}")
     for name in results.samples:
+        rss = results.spread(name, "rss")
         print(f"{name:<{width}}{results.spread(name).format(1000):>22}{results.spread(name, 'cpu').format(1000):>22}"
-              f"{results.spread(name, 'rss').format(1 / 2**20):>20}")
+              f"{rss.format(1 / 2**20) if rss else '-':>20}")
     print()
     held = True
     for goal in goals:

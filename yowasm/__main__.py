@@ -1,7 +1,7 @@
 """The `yowasm` command's entry point (also `python -m yowasm`).
 
 It answers `yowasm --version` without loading the command line (typer, click), and
-after a command succeeds it exits without tearing the interpreter down: output is
+when a command is done it exits without tearing the interpreter down: output is
 flushed and atexit handlers run, but the thousands of objects the libraries created
 are not freed one by one (the operating system reclaims the memory at once).
 """
@@ -30,8 +30,9 @@ def main() -> None:
     try:
         app(prog_name="yowasm")
     except SystemExit as exit_:
-        if exit_.code not in (None, 0):
+        if exit_.code is not None and not isinstance(exit_.code, int):
             raise
+        _exit_now(exit_.code or 0)
     _exit_now(0)
 
 
@@ -41,7 +42,8 @@ def _exit_now(code: int) -> None:
     import atexit
 
     threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
+    if threading is not None and any(not thread.daemon for thread in threading.enumerate()
+                                     if thread is not threading.main_thread()):
         raise SystemExit(code)  # let the interpreter wait for those threads
     atexit._run_exitfuncs()
     try:

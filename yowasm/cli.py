@@ -141,11 +141,12 @@ def update(
 
 
 def _build_if_stale(project) -> None:
-    from yowasm import console
     from yowasm.build import ensure_built
 
     built = ensure_built(project)
     if built is not None:
+        from yowasm import console
+
         console.show_built(built, stderr=True)
 
 
@@ -153,12 +154,16 @@ def _build_if_stale(project) -> None:
 def build(
     project: Path = typer.Argument(Path("."), help="Project folder.", show_default="."),
 ) -> None:
-    """Build the project's release module with its own build command."""
-    from yowasm import console
-    from yowasm.build import build_project
+    """Build the project's release module with its own build command (unless no file
+    of the project is newer than the module)."""
+    from yowasm.build import build_project, current_build
     from yowasm.project import load_project
 
-    console.show_built(build_project(load_project(project)))
+    loaded = load_project(project)
+    built = current_build(loaded) or build_project(loaded)
+    from yowasm import console
+
+    console.show_built(built)
 
 
 @app.command(context_settings={"allow_interspersed_args": False})
