@@ -25,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -43,19 +44,24 @@ GNU_TIME = "/usr/bin/time"  # Debian's `time` package (.ci/run installs it)
 @dataclass(frozen=True)
 class Case:
     """One command to time. A callable command gets a fresh, empty scratch folder per
-    run (for outputs such as a new project). With `until`, the command runs in a
-    pseudo-terminal and the time is taken when that text first appears in its output
-    (the process is then stopped)."""
+    run (for outputs such as a new project). With `around` (a context manager factory
+    taking the scratch folder, e.g. a fresh server), each run happens inside it, untimed,
+    and a callable command gets what it yields as a second argument. With `until`, the
+    command runs in a pseudo-terminal and the time is taken when that text first
+    appears in its output (the process is then stopped)."""
 
     name: str
     command: Command
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     until: bytes | None = None
-    before: Callable[[Path], None] | None = None  # untimed preparation in the scratch folder
+    around: Callable[[Path], AbstractContextManager[Any]] | None = None
+    after: Callable[[Any], None] | None = None  # untimed check of what `around` yielded
 
-    def argv(self, scratch: Path) -> list[str]:
-        return list(self.command(scratch) if callable(self.command) else self.command)
+    def argv(self, scratch: Path, prepared: Any = None) -> list[str]:
+        if not callable(self.command):
+            return list(self.command)
+        return list(self.command(scratch, prepared) if self.around else self.command(scratch))
 
 
 @dataclass(frozen=True)
@@ -108,9 +114,14 @@ class Results:
 
 
 def run_once(case: Case, scratch: Path) -> Sample:
-    if case.before:
-        case.before(scratch)
-    argv = case.argv(scratch)
+    with case.around(scratch) if case.around else nullcontext() as prepared:
+        sample = _run(case, case.argv(scratch, prepared), scratch)
+        if case.after:
+            case.after(prepared)
+    return sample
+
+
+def _run(case: Case, argv: list[str], scratch: Path) -> Sample:
     env = {**ENV, **case.env}
     cwd = case.cwd or scratch
     if case.until is not None:

@@ -8,11 +8,15 @@ described in the README's performance section):
 - Copier imports its prompt stack (questionary, prompt_toolkit, pygments) although
   with every answer given it asks nothing. Unless yowasm already loaded them to ask
   its own questions, copier gets stand-ins that load the real thing if ever called.
+  The same for asyncio, which pathspec's deprecation markers import, and dunamai
+  (git tag versions), which is imported lazily.
 - Importing plumbum (copier's process runner) spawns `uname -p` for a value it never
   reads; it is given the system name without that.
 - Copier spawns git for a template folder that is no git repository (`rev-parse`,
   `init`, `bundle verify`), and for every file it writes into the new folder, to
   sync an executable bit into a git index that cannot list a file just created.
+- Copier and the templates' from_yaml filter parse YAML (copier.yml, language.yml)
+  with PyYAML's pure-Python parser; its C parser (libyaml) gives the same values.
 - Jinja compiles the same sources again and again (file names, defaults, validators):
   compiled code is kept per source, in memory and in a cache file, as Python keeps
   bytecode in __pycache__ (in $XDG_CACHE_HOME/yowasm, default ~/.cache/yowasm).
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib
+import importlib.util
 import marshal
 import os
 import platform
@@ -73,20 +79,34 @@ def _collector_paused() -> Iterator[None]:
 def _import_copier():
     if "copier" in sys.modules:
         return sys.modules["copier"]
-    with _prompt_stack_deferred(), _uname_without_processor():
+    try:
+        with _stand_ins(_deferred_names()), _lazily("dunamai"), _uname_without_processor():
+            import copier
+    except ImportError:  # copier took a name the stand-ins lack: import it plainly
         import copier
     return copier
 
 
-# -- The prompt stack -------------------------------------------------------------
+# -- Libraries copier imports but a render does not use ---------------------------
 
-#: The prompt-stack names copier binds at import: module -> names.
-_PROMPT_NAMES = {
-    "questionary": ("confirm", "unsafe_prompt"),
-    "questionary.prompts.common": ("Choice",),
-    "prompt_toolkit.lexers": ("PygmentsLexer",),
-    "pygments.lexers.data": ("JsonLexer", "YamlLexer"),
-}
+def _deferred_names() -> dict[str, dict[str, Any]]:
+    """For each library a render never calls, the names copier (or a library it
+    imports) takes from it at import: module -> {name: stand-in}."""
+    names: dict[str, dict[str, Any]] = {}
+    if not any(module in sys.modules for module in ("questionary", "prompt_toolkit", "pygments")):
+        names["questionary"] = {name: _loaded_on_use("questionary", name) for name in ("confirm", "unsafe_prompt")}
+        names["questionary.prompts.common"] = {"Choice": _Choice}
+        names["prompt_toolkit.lexers"] = {"PygmentsLexer": _loaded_on_use("prompt_toolkit.lexers", "PygmentsLexer")}
+        names["pygments.lexers.data"] = {name: _loaded_on_use("pygments.lexers.data", name)
+                                         for name in ("JsonLexer", "YamlLexer")}
+    if "asyncio" not in sys.modules:
+        # pathspec marks functions deprecated with typing_extensions.deprecated, which
+        # imports all of asyncio to ask whether a function is an old-style coroutine
+        # (none of pathspec's is; asyncio's marker exists only once asyncio does).
+        import inspect
+
+        names["asyncio.coroutines"] = {"iscoroutinefunction": inspect.iscoroutinefunction, "_is_coroutine": object()}
+    return names
 
 
 class _Choice:
@@ -111,31 +131,45 @@ class _Choice:
 
 def _loaded_on_use(module: str, name: str) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
-        __import__(module)
-        return getattr(sys.modules[module], name)(*args, **kwargs)
+        return getattr(_real_module(module), name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = name
     return call
 
 
 class _StandIn(types.ModuleType):
-    pass
+    """A module in place of a library while copier imports: it holds the names copier
+    takes; any other name loads the library itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_real_module(self.__name__), name)
+
+
+def _real_module(name: str) -> types.ModuleType:
+    """Import NAME itself, dropping the stand-ins of it and of its packages."""
+    parts = name.split(".")
+    for depth in range(len(parts), 0, -1):
+        if isinstance(sys.modules.get(".".join(parts[:depth])), _StandIn):
+            del sys.modules[".".join(parts[:depth])]
+    return importlib.import_module(name)
 
 
 @contextmanager
-def _prompt_stack_deferred() -> Iterator[None]:
-    if any(module in sys.modules for module in ("questionary", "prompt_toolkit", "pygments")):
-        yield  # already paid for: copier shares it
-        return
-    stand_ins = {}
-    for module, names in _PROMPT_NAMES.items():
+def _stand_ins(names: dict[str, dict[str, Any]]) -> Iterator[None]:
+    stand_ins: dict[str, _StandIn] = {}
+    for module, attributes in names.items():
         parts = module.split(".")
         for depth in range(1, len(parts) + 1):
-            stand_ins.setdefault(".".join(parts[:depth]), _StandIn(".".join(parts[:depth])))
-        for name in names:
-            setattr(stand_ins[module], name, _Choice if name == "Choice" else _loaded_on_use(module, name))
-    for stand_in in stand_ins.values():
-        stand_in.__path__ = []  # a package, so that its submodules import
+            package = ".".join(parts[:depth])
+            if package not in stand_ins:
+                stand_ins[package] = _StandIn(package)
+                stand_ins[package].__path__ = []  # a package, so that its submodules import
+            if depth > 1:
+                setattr(stand_ins[".".join(parts[:depth - 1])], parts[depth - 1], stand_ins[package])
+        for name, value in attributes.items():
+            setattr(stand_ins[module], name, value)
     sys.modules.update(stand_ins)
     try:
         yield
@@ -143,6 +177,24 @@ def _prompt_stack_deferred() -> Iterator[None]:
         for module, stand_in in stand_ins.items():
             if sys.modules.get(module) is stand_in:
                 del sys.modules[module]
+
+
+@contextmanager
+def _lazily(*modules: str) -> Iterator[None]:
+    """Import MODULES lazily (importlib.util.LazyLoader): a plain `import` gives the
+    module, whose code runs when one of its names is first used. Copier imports
+    dunamai for git-tagged templates only."""
+    for name in modules:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            continue
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    yield
 
 
 @contextmanager
@@ -171,11 +223,35 @@ def _shortcuts(copier) -> list:
         worker._sync_git_index_executable_bit  # noqa: B018 (present, or fall back)
     except (ImportError, AttributeError):
         return []
-    return [
+    shortcuts = [
         _replaced(worker, "_sync_git_index_executable_bit", lambda self, dst_relpath, src_mode: None),
         _replaced(_template, "get_repo", lambda url: None if _plain_folder(url) else get_repo(url)),
         _compiled_once(Environment),
     ]
+    yaml = _template.yaml
+    if getattr(yaml, "__with_libyaml__", False):
+        # copier.yml, and language.yml through the templates' from_yaml filter.
+        shortcuts.append(_replaced(_template, "yaml", _YamlInC(yaml)))
+        filters = sys.modules.get("jinja2_ansible_filters.core_filters")
+        if filters is not None and getattr(filters, "yaml", None) is yaml:
+            shortcuts.append(_replaced(filters, "yaml", _YamlInC(yaml)))
+    return shortcuts
+
+
+class _YamlInC(types.ModuleType):
+    """The yaml module as seen by one module, whose safe loading is PyYAML's libyaml
+    binding (CSafeLoader: the same resolver and constructors, the parser in C)."""
+
+    def __init__(self, yaml):
+        super().__init__(yaml.__name__)
+        self._yaml = yaml
+        self.SafeLoader = yaml.CSafeLoader
+
+    def safe_load(self, stream):
+        return self._yaml.load(stream, Loader=self._yaml.CSafeLoader)
+
+    def __getattr__(self, name):
+        return getattr(self._yaml, name)
 
 
 @contextmanager
@@ -206,11 +282,20 @@ def _compiled_once(environment_class) -> Iterator[None]:
     cache_file = _cache_dir() / f"jinja-{sys.implementation.cache_tag}-{jinja2.__version__}.marshal"
     stored = _read_cache(cache_file)
     used: dict[str, types.CodeType] = {}
+    # Per environment (held, so that no other can take its id), recomputed if it grows.
+    fingerprints: dict[int, tuple[Any, tuple[int, int, int], tuple]] = {}
+
+    def fingerprint(environment) -> tuple:
+        sizes = (len(environment.filters), len(environment.tests), len(environment.extensions))
+        known = fingerprints.get(id(environment))
+        if known is None or known[1] != sizes:
+            known = fingerprints[id(environment)] = (environment, sizes, _fingerprint(environment))
+        return known[2]
 
     def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
         if raw or not isinstance(source, str):
             return original(self, source, name, filename, raw, defer_init)
-        key = hashlib.sha256(repr((_fingerprint(self), source, name, filename, defer_init)).encode()).hexdigest()
+        key = hashlib.sha256(repr((fingerprint(self), source, name, filename, defer_init)).encode()).hexdigest()
         code = used.get(key) or stored.get(key)
         if code is None:
             code = original(self, source, name, filename, raw, defer_init)
