@@ -8,8 +8,8 @@ described in the README's performance section):
 - Copier imports its prompt stack (questionary, prompt_toolkit, pygments) although
   with every answer given it asks nothing. Unless yowasm already loaded them to ask
   its own questions, copier gets stand-ins that load the real thing if ever called.
-  The same for asyncio, which pathspec's deprecation markers import, and dunamai
-  (git tag versions), which is imported lazily.
+  The same for asyncio (pathspec's deprecation markers import it), dunamai (git
+  tag versions) and urllib.request (plumbum's file URLs).
 - Importing plumbum (copier's process runner) spawns `uname -p` for a value it never
   reads; it is given the system name without that.
 - Copier spawns git for a template folder that is no git repository (`rev-parse`,
@@ -34,7 +34,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import importlib
-import importlib.util
 import marshal
 import os
 import platform
@@ -80,7 +79,7 @@ def _import_copier():
     if "copier" in sys.modules:
         return sys.modules["copier"]
     try:
-        with _stand_ins(_deferred_names()), _lazily("dunamai"), _uname_without_processor():
+        with _stand_ins(_deferred_names()), _uname_without_processor():
             import copier
     except ImportError:  # copier took a name the stand-ins lack: import it plainly
         import copier
@@ -106,6 +105,11 @@ def _deferred_names() -> dict[str, dict[str, Any]]:
         import inspect
 
         names["asyncio.coroutines"] = {"iscoroutinefunction": inspect.iscoroutinefunction, "_is_coroutine": object()}
+    # Imported whole, used only for git-tagged templates (dunamai) and file URLs
+    # (plumbum's Path.as_uri): nothing is taken from them at import.
+    for module in ("dunamai", "urllib.request"):
+        if module not in sys.modules:
+            names[module] = {}
     return names
 
 
@@ -163,10 +167,12 @@ def _stand_ins(names: dict[str, dict[str, Any]]) -> Iterator[None]:
         parts = module.split(".")
         for depth in range(1, len(parts) + 1):
             package = ".".join(parts[:depth])
+            if package in sys.modules and package not in stand_ins:
+                continue  # a real package (such as urllib) stays
             if package not in stand_ins:
                 stand_ins[package] = _StandIn(package)
                 stand_ins[package].__path__ = []  # a package, so that its submodules import
-            if depth > 1:
+            if depth > 1 and ".".join(parts[:depth - 1]) in stand_ins:
                 setattr(stand_ins[".".join(parts[:depth - 1])], parts[depth - 1], stand_ins[package])
         for name, value in attributes.items():
             setattr(stand_ins[module], name, value)
@@ -177,24 +183,6 @@ def _stand_ins(names: dict[str, dict[str, Any]]) -> Iterator[None]:
         for module, stand_in in stand_ins.items():
             if sys.modules.get(module) is stand_in:
                 del sys.modules[module]
-
-
-@contextmanager
-def _lazily(*modules: str) -> Iterator[None]:
-    """Import MODULES lazily (importlib.util.LazyLoader): a plain `import` gives the
-    module, whose code runs when one of its names is first used. Copier imports
-    dunamai for git-tagged templates only."""
-    for name in modules:
-        if name in sys.modules:
-            continue
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            continue
-        spec.loader = importlib.util.LazyLoader(spec.loader)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    yield
 
 
 @contextmanager
