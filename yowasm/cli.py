@@ -156,14 +156,12 @@ def build(
 ) -> None:
     """Build the project's release module with its own build command (unless no file
     of the project is newer than the module)."""
+    from yowasm import console
     from yowasm.build import build_project, current_build
     from yowasm.project import load_project
 
     loaded = load_project(project)
-    built = current_build(loaded) or build_project(loaded)
-    from yowasm import console
-
-    console.show_built(built)
+    console.show_built(current_build(loaded) or build_project(loaded))
 
 
 @app.command(context_settings={"allow_interspersed_args": False})

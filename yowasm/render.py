@@ -57,9 +57,8 @@ def render_template(templates: Path, target: Path, data: dict[str, Any]) -> None
         copier = _import_copier()
         gc.freeze()  # what the imports made lives as long as the process: never scan it
         with ExitStack() as shortcuts:
-            if fresh:
-                for shortcut in _shortcuts(copier):
-                    shortcuts.enter_context(shortcut)
+            for shortcut in _shortcuts(fresh=fresh):
+                shortcuts.enter_context(shortcut)
             copier.run_copy(str(templates), target, data=data, defaults=True, overwrite=True,
                             quiet=True, unsafe=False)
 
@@ -202,21 +201,23 @@ def _uname_without_processor() -> Iterator[None]:
 
 # -- Work skipped for a new destination -------------------------------------------
 
-def _shortcuts(copier) -> list:
+def _shortcuts(*, fresh: bool) -> list:
+    """The shortcuts for this copier, as context managers; the git ones only for a
+    destination that does not exist yet."""
     try:
         from copier import _main, _template
         from jinja2 import Environment
 
-        worker, get_repo = _main.Worker, _template.get_repo
+        worker, get_repo, yaml = _main.Worker, _template.get_repo, _template.yaml
         worker._sync_git_index_executable_bit  # noqa: B018 (present, or fall back)
     except (ImportError, AttributeError):
         return []
-    shortcuts = [
-        _replaced(worker, "_sync_git_index_executable_bit", lambda self, dst_relpath, src_mode: None),
-        _replaced(_template, "get_repo", lambda url: None if _plain_folder(url) else get_repo(url)),
-        _compiled_once(Environment),
-    ]
-    yaml = _template.yaml
+    shortcuts = [_compiled_once(Environment)]
+    if fresh:
+        shortcuts += [
+            _replaced(worker, "_sync_git_index_executable_bit", lambda self, dst_relpath, src_mode: None),
+            _replaced(_template, "get_repo", lambda url: None if _plain_folder(url) else get_repo(url)),
+        ]
     if getattr(yaml, "__with_libyaml__", False):
         # copier.yml, and language.yml through the templates' from_yaml filter.
         shortcuts.append(_replaced(_template, "yaml", _YamlInC(yaml)))
