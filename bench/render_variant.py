@@ -8,7 +8,6 @@ left out, for bench/new_ideas.py.
 import contextlib
 import os
 import sys
-import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,8 +33,7 @@ def without(variant: str) -> None:
     elif variant == "without libyaml":
         render._YamlInC = lambda yaml: yaml
     elif variant == "without the collector pause":
-        render._collector_paused = contextlib.nullcontext
-        render.gc = types.SimpleNamespace(freeze=lambda: None)
+        render.imports_uncollected = lambda module: contextlib.nullcontext()
     elif variant == "plain copier.run_copy":
         def plain(templates, target, data):
             import copier

@@ -8,7 +8,6 @@ are not freed one by one (the operating system reclaims the memory at once).
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 
@@ -21,12 +20,10 @@ def main() -> None:
 
         sys.stdout.write(f"yowasm {__version__}\n")
         _exit_now(0)
-    gc.disable()  # importing the command line makes no garbage: spare the collector's passes
-    from yowasm.cli import app
+    from yowasm.startup import imports_uncollected
 
-    gc.freeze()
-    gc.enable()
-
+    with imports_uncollected("yowasm.cli"):
+        from yowasm.cli import app
     try:
         app(prog_name="yowasm")
     except SystemExit as exit_:

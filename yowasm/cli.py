@@ -176,7 +176,6 @@ def run(
     """Run a WASI module with wasmtime; its exit code becomes yowasm's."""
     import sys
 
-    from yowasm.project import load_project
     from yowasm.runner import parse_dir, parse_env, run_module
 
     args = list(args or [])
@@ -186,6 +185,8 @@ def run(
     preopens = [parse_dir(value) for value in dir or []]
     module = target
     if target.is_dir():
+        from yowasm.project import load_project
+
         project = load_project(target)
         _build_if_stale(project)
         module = project.module_path

@@ -20,9 +20,8 @@ described in the README's performance section):
 - Jinja compiles the same sources again and again (file names, defaults, validators):
   compiled code is kept per source, in memory and in a cache file, as Python keeps
   bytecode in __pycache__ (in $XDG_CACHE_HOME/yowasm, default ~/.cache/yowasm).
-- The cyclic garbage collector runs over the objects the imports create, none of
-  which are garbage: it is paused for the import and the render, and what the
-  imports made is moved out of its sight (gc.freeze).
+- The cyclic garbage collector runs over the objects copier's import creates, none
+  of which are garbage (yowasm.startup).
 
 These rely on copier internals. When they are not where this module expects them
 (another copier version), rendering falls back to plain `copier.run_copy`: slower,
@@ -31,7 +30,6 @@ never different. What belongs in copier itself is written up in the README.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib
 import marshal
@@ -44,6 +42,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from yowasm.startup import imports_uncollected
+
 #: The most compiled templates the cache file keeps (yowasm's templates need ~70).
 CACHE_ENTRIES = 2000
 #: A cache file larger than this is ignored (and replaced).
@@ -53,25 +53,13 @@ CACHE_BYTES = 16 * 1024 * 1024
 def render_template(templates: Path, target: Path, data: dict[str, Any]) -> None:
     """Render TEMPLATES into TARGET (which must not exist) with every answer in DATA."""
     fresh = not os.path.lexists(target)
-    with _collector_paused():
+    with imports_uncollected("copier"):
         copier = _import_copier()
-        gc.freeze()  # what the imports made lives as long as the process: never scan it
-        with ExitStack() as shortcuts:
-            for shortcut in _shortcuts(fresh=fresh):
-                shortcuts.enter_context(shortcut)
-            copier.run_copy(str(templates), target, data=data, defaults=True, overwrite=True,
-                            quiet=True, unsafe=False)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    with ExitStack() as shortcuts:
+        for shortcut in _shortcuts(fresh=fresh):
+            shortcuts.enter_context(shortcut)
+        copier.run_copy(str(templates), target, data=data, defaults=True, overwrite=True,
+                        quiet=True, unsafe=False)
 
 
 def _import_copier():
