@@ -51,12 +51,9 @@ def run_module(
     """Run the module's `_start` with stdin, stdout and stderr inherited; return its
     exit code. A trap raises ModuleError carrying the wasm backtrace; Ctrl-C stops
     the module and raises Aborted."""
-    from yowasm.startup import imports_uncollected
+    import wasmtime
 
-    with imports_uncollected("wasmtime"):
-        import wasmtime
-
-        from yowasm.wasm import interruptible_engine, load_module
+    from yowasm.wasm import interruptible_engine, load_module
 
     # Epoch interruption is what lets Ctrl-C stop a module that never calls the host.
     wasm_engine = interruptible_engine()
