@@ -207,10 +207,14 @@ def _shortcuts(*, fresh: bool) -> list:
             _replaced(_template, "get_repo", lambda url: None if _plain_folder(url) else get_repo(url)),
         ]
     if getattr(yaml, "__with_libyaml__", False):
-        # copier.yml, and language.yml through the templates' from_yaml filter.
+        # copier.yml, and language.yml through the templates' from_yaml filter (the
+        # module of copier's default Jinja extension, which copier loads by name).
         shortcuts.append(_replaced(_template, "yaml", _YamlInC(yaml)))
-        filters = sys.modules.get("jinja2_ansible_filters.core_filters")
-        if filters is not None and getattr(filters, "yaml", None) is yaml:
+        try:
+            filters = importlib.import_module("jinja2_ansible_filters.core_filters")
+        except ImportError:
+            filters = None
+        if getattr(filters, "yaml", None) is yaml:
             shortcuts.append(_replaced(filters, "yaml", _YamlInC(yaml)))
     return shortcuts
 
