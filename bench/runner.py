@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pty
 import random
+import re
 import select
 import signal
 import statistics
@@ -175,14 +176,15 @@ def _run_in_terminal(argv: list[str], env: dict[str, str], cwd: Path, until: byt
 
 def _plain(output: bytes) -> bytes:
     """Terminal output without its escape sequences, for finding a prompt's text."""
-    import re
-
     return re.sub(rb"\x1b\[[0-9;?]*[a-zA-Z]|\x1b[()][0-9A-Za-z]|\x1b[=>]", b"", output)
 
 
 def measure(cases: Sequence[Case], rounds: int, *, warmup: int = 1, seed: int | None = None) -> Results:
     """Run every case ROUNDS times in shuffled interleaved rounds (after WARMUP untimed
     rounds that fill file and bytecode caches)."""
+    if not os.access(GNU_TIME, os.X_OK):
+        raise SystemExit(f"bench/ measures peak memory with GNU time, and {GNU_TIME} is missing: "
+                         "sudo apt-get install time")
     shuffle = random.Random(seed).shuffle
     samples: dict[str, list[Sample]] = {case.name: [] for case in cases}
     with tempfile.TemporaryDirectory(prefix="yowasm-bench-") as folder:
