@@ -40,12 +40,16 @@ def built_project(folder: Path, language: str) -> Path:
     return project
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def rounds_and_languages(description: str) -> tuple[int, list[str]]:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     options = parser.parse_args()
-    languages = options.languages.split(",")
+    return options.rounds, options.languages.split(",")
+
+
+def main() -> None:
+    rounds, languages = rounds_and_languages(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="yowasm-bench-build-") as folder:
         cases = [Case("python -c pass", [PYTHON, "-c", "pass"])]  # what any Python command costs at least
         for language in languages:
@@ -55,7 +59,7 @@ def main() -> None:
                 Case(f"{command} ({language})", ["sh", "-c", command], env=TOOLCHAIN, cwd=project),
                 Case(f"yowasm build ({language})", [PYTHON, "-m", "yowasm", "build"], env=TOOLCHAIN, cwd=project),
             ]
-        results = measure(cases, options.rounds)
+        results = measure(cases, rounds)
     goals = [Goal(f"yowasm build / {language_facts(Language(language)).build}, {language} <= 1.3",
                   f"yowasm build ({language})", 1.3, floor=f"{language_facts(Language(language)).build} ({language})")
              for language in languages]

@@ -11,23 +11,18 @@ Goal: yowasm run MODULE <= 1.5x the minimal runner, for each language.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build import LANGUAGES, TOOLCHAIN, built_project  # noqa: E402
+from build import TOOLCHAIN, built_project, rounds_and_languages  # noqa: E402
 from runner import PYTHON, ROOT, Case, Goal, measure, report  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--languages", default=",".join(LANGUAGES))
-    options = parser.parse_args()
-    languages = options.languages.split(",")
+    rounds, languages = rounds_and_languages(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="yowasm-bench-run-") as folder:
         cases = []
         for language in languages:
@@ -38,7 +33,7 @@ def main() -> None:
                 Case(f"yowasm run MODULE ({language})", [PYTHON, "-m", "yowasm", "run", module]),
                 Case(f"yowasm run PROJECT ({language})", [PYTHON, "-m", "yowasm", "run", str(project)], env=TOOLCHAIN),
             ]
-        results = measure(cases, options.rounds)
+        results = measure(cases, rounds)
     goals = []
     for language in languages:
         goals += [Goal(f"yowasm run {what} / minimal runner, {language} <= 1.5", f"yowasm run {what} ({language})",
