@@ -21,8 +21,17 @@ if TYPE_CHECKING:
     from yowasm.scaffold import Scaffold
     from yowasm.updating import Update
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+#: The width rich lays piped or logged output out in: wide enough that no line is
+#: wrapped and no URL, path or command split (a terminal gets its own width).
+UNWRAPPED = 10_000
+
+
+def _console(stream: TextIO, **options: object) -> Console:
+    return Console(highlight=False, width=None if stream.isatty() else UNWRAPPED, **options)
+
+
+out = _console(sys.stdout)
+err = _console(sys.stderr, stderr=True)
 
 
 _terminal: TextIO | None = None
