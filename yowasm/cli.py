@@ -4,6 +4,7 @@ imported inside the commands so that `--help` and `--version` start fast."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +17,13 @@ from yowasm.errors import Aborted, FileSystemError, YowasmError
 
 class _Group(TyperGroup):
     """Maps yowasm's errors to their message, hint and exit code: the only place that does."""
+
+    def parse_args(self, ctx, args):
+        # `yowasm --show-completion zsh`: a word after a completion flag names the shell.
+        if len(args) >= 2 and args[0] in _COMPLETION_FLAGS and not args[1].startswith("-"):
+            ctx.meta[_SHELL_KEY] = args[1]
+            args = [args[0], *args[2:]]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         from yowasm import console
@@ -38,7 +46,7 @@ app = typer.Typer(
     name="yowasm",
     help="Start WebAssembly projects and carry them to a registry.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # the completion options are _root's own (they take a shell)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -51,11 +59,43 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+_COMPLETION_FLAGS = ("--install-completion", "--show-completion")
+_SHELL_KEY = "yowasm.completion_shell"
+
+
+def _completion(action: str):
+    """typer's completion, for the shell named after the flag or else the current one."""
+
+    def callback(ctx: typer.Context, param, value: bool) -> None:
+        if not value or ctx.resilient_parsing:
+            return
+        from typer import completion
+
+        shell = ctx.meta.get(_SHELL_KEY)
+        if shell is not None and shell not in SHELLS:
+            raise typer.BadParameter(f"{shell!r} is not one of {', '.join(SHELLS)}.", ctx, param)
+        completion.completion_init()
+        run = completion.show_callback if action == "show" else completion.install_callback
+        run(ctx, param, shell or True)
+
+    return callback
+
+
+def _completion_option(action: str, help: str):
+    return typer.Option(False, f"--{action}-completion", callback=_completion(action), expose_value=False,
+                        is_eager=True, help=help)
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    install_completion: bool = _completion_option(
+        "install", "Install completion for the current shell, or the one named after it (bash, zsh, fish)."),
+    show_completion: bool = _completion_option(
+        "show", "Print the completion script for the current shell, or the one named after it (bash, zsh, fish)."),
 ) -> None:
     """Start WebAssembly projects and carry them to a registry."""
 
@@ -341,4 +381,8 @@ def serve(
 
 
 def main() -> None:
+    if "_YOWASM_COMPLETE" in os.environ:  # a shell asks for completions
+        from typer.completion import completion_init
+
+        completion_init()
     app(prog_name="yowasm")
