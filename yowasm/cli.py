@@ -133,6 +133,9 @@ def new(
     force: bool = typer.Option(
         False, "--force", help="Render into an existing non-empty folder (keeps files the template does not make)."
     ),
+    no_install: bool = typer.Option(
+        False, "--no-install", help="Do not offer to install the project's dependencies (npm install) in a terminal."
+    ),
 ) -> None:
     """Create a WebAssembly project: asks what is not given as a flag."""
     from yowasm import console
@@ -149,14 +152,47 @@ def new(
     given.update({key: value for key, value in flags.items() if value is not None})
     if directory is not None:
         check_destination(directory.absolute(), force=force)
+    interactive = console.is_interactive()
     answers = resolve_answers(
         given,
         directory=directory.absolute() if directory else None,
         use_defaults=defaults,
-        ask=console.ask if console.is_interactive() else None,
+        ask=console.ask if interactive else None,
     )
     scaffold = create_project(answers, directory or Path(answers.name), force=force)
+    if interactive and not no_install:
+        scaffold = _install_dependencies(scaffold, ask=not defaults)
     console.show_scaffold(scaffold)
+
+
+def _install_dependencies(scaffold, *, ask: bool):
+    """Run the language's setup step (npm install) in the new project when the user
+    agrees (the default): only in a terminal, and only when its tool is installed."""
+    import dataclasses
+    import shlex
+    import shutil
+
+    from yowasm import console
+    from yowasm.build import set_up
+    from yowasm.errors import ToolError
+    from yowasm.project import Project
+
+    project = Project(scaffold.destination, scaffold.answers)
+    command = project.facts.setup
+    if not command or shutil.which(shlex.split(command)[0]) is None:
+        return scaffold
+    try:
+        if ask and not console.confirm(f"Install the dependencies now ({command})?"):
+            return scaffold
+        set_up(project)
+    except (Aborted, KeyboardInterrupt):
+        raise Aborted(f"Aborted: the project is in {scaffold.display_path}, without its dependencies "
+                      f"(run `{command}` there).") from None
+    except ToolError as error:
+        console.show_scaffold(scaffold)
+        raise ToolError(f"{error.message} The project was created; run `{command}` in it again.",
+                        hint=error.hint) from None
+    return dataclasses.replace(scaffold, set_up=True)
 
 
 @app.command()

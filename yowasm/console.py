@@ -60,10 +60,10 @@ def is_interactive() -> bool:
 
 
 def print_error(error: YowasmError) -> None:
-    # soft_wrap: messages keep their own line breaks, so logs and pipes can be grepped.
-    err.print(f"[bold red]Error:[/] {escape(error.message)}", soft_wrap=True)
+    # Wrapped at words in a terminal; never in a pipe or log (see UNWRAPPED), so they can be grepped.
+    err.print(f"[bold red]Error:[/] {escape(error.message)}")
     if error.hint:
-        err.print(f"[dim]{escape(error.hint)}[/]", soft_wrap=True)
+        err.print(f"[dim]{escape(error.hint)}[/]")
 
 
 def ask(question: Question, default: str | None, check: AnswerCheck) -> str:

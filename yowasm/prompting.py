@@ -69,7 +69,7 @@ def _note(text: Callable[[], str | None], style: str) -> ConditionalContainer:
     """Lines under the question while it is asked, wrapped to the terminal's width."""
 
     def fragments() -> StyleAndTextTuples:
-        return [(style, "\n".join(_wrap(text() or "", _columns() - 1)))]
+        return [(style, "\n".join(_wrap(text() or "", _columns())))]
 
     return ConditionalContainer(Window(FormattedTextControl(fragments), dont_extend_height=True),
                                 filter=~is_done & Condition(lambda: bool(text())))
@@ -155,7 +155,7 @@ def select(message: str, options: Sequence[Option], *, output: TextIO, default: 
             style = "class:refused" if option.refused else "class:highlighted" if pointed else ""
             tokens.append((style, option.label.ljust(label_width)))
             note = f"✗ {option.refused}" if option.refused else option.description
-            lines = _wrap(note, _columns() - 1 - column + 2) if note else [""]
+            lines = _wrap(note, _columns() - column + 2) if note else [""]
             tokens.append(("class:description", lines[0] + "\n"))
             tokens += [("class:description", " " * (column - 2) + line + "\n") for line in lines[1:]]
         tokens[-1] = (tokens[-1][0], tokens[-1][1].rstrip("\n"))
