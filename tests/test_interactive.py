@@ -161,6 +161,14 @@ def test_bad_flags_are_refused_before_any_question(tmp_path, flags, refusal):
     assert list(tmp_path.iterdir()) == [] or [path.name for path in tmp_path.iterdir()] == [".cache"]
 
 
+def test_a_bad_data_file_answer_is_refused_before_any_question(tmp_path):
+    (tmp_path / "answers.yml").write_text("name: hello\nregistry: dockerhub\nnamespace: team/wasm\n")
+    term = Terminal.yowasm_new(tmp_path, "hello", "--data-file", "answers.yml")
+    assert term.finish(timeout=60) == 2
+    assert "Docker Hub takes a single user or organisation name" in unwrapped(term.text)
+    assert "?" not in term.transcript
+
+
 def test_a_choice_that_breaks_a_rule_with_a_given_flag_is_shown_refused_and_skipped(tmp_path):
     term = Terminal.yowasm_new(tmp_path, "hello", "--runtime", "krustlet", "--krustlet-node", "wasi",
                                "--name", "hello", "--description", "d", "--author", "a", "--language", "rust")
@@ -239,3 +247,14 @@ def test_no_offer_without_a_terminal_or_a_setup_step(tmp_path):
     term = Terminal.yowasm_new(tmp_path, "rusty", "--language", "rust", *ALL_FLAGS)
     term.wait_for("Next steps")
     assert term.finish() == 0 and "Install the dependencies" not in term.transcript
+
+
+def test_login_asks_for_the_user_and_a_masked_password(tmp_path):
+    config = tmp_path / "docker"
+    term = Terminal(tmp_path, [sys.executable, "-m", "yowasm", "login", "registry.example.com:5000", "--no-verify"],
+                    env={"DOCKER_CONFIG": str(config)})
+    term.answer("? Username", "octocat" + ENTER)
+    term.answer("? Password or token", "s3cret-token" + ENTER)
+    assert term.finish() == 0, term.text
+    assert "? Password or token ************" in term.text and "s3cret" not in term.transcript
+    assert "registry.example.com:5000" in (config / "config.json").read_text()

@@ -116,7 +116,8 @@ def text(message: str, *, output: TextIO, default: str = "", help: str = "",
 
     buffer = Buffer(document=Document(default, len(default)), multiline=False, validator=_Rule(refuse),
                     accept_handler=accept)
-    processors = [BeforeInput(lambda: _question(message, lambda: "")), *([PasswordProcessor()] if secret else [])]
+    # The password mask goes first, so that it hides the answer but not the question.
+    processors = [*([PasswordProcessor()] if secret else []), BeforeInput(lambda: _question(message, lambda: ""))]
     line = Window(BufferControl(buffer, input_processors=processors, lexer=SimpleLexer("class:answer")),
                   dont_extend_height=True, wrap_lines=True)
     error = _note(lambda: buffer.validation_error and "✗ " + buffer.validation_error.message, "class:error")

@@ -317,7 +317,7 @@ def check_given(given: Answers, known: Answers) -> None:
         view[question.key] = _canonical(question.check(view, str(value)))
     if inapplicable:
         raise _inapplicable_error(inapplicable)
-    _check_combinable(view)
+    _check_combinable(view, {key for key, value in given.items() if value is not None and key in QUESTION_KEYS})
 
 
 #: Values that pass every single-answer rule, standing in for free-text answers still
@@ -325,19 +325,24 @@ def check_given(given: Answers, known: Answers) -> None:
 _PLACEHOLDERS = {key: "placeholder" for key in ("name", "author", "namespace", "acr_name")}
 
 
-def _check_combinable(known: Answers) -> None:
-    """Raise the model's refusal when no choice for the open questions makes KNOWN a
-    valid project (the first completion tried is almost always valid)."""
+def _check_combinable(known: Answers, given_keys: set[str]) -> None:
+    """Raise a refusal when no choice for the open questions makes KNOWN a valid
+    project to which every given answer applies (the first completion tried is almost
+    always one)."""
     open_questions = [question for question in QUESTIONS if question.choices and question.key not in known]
-    first_refusal = None
+    first_refusal: UsageError | None = None
     for choices in itertools.product(*(question.choices for question in open_questions)):
         completion = {question.key: choice for question, choice in zip(open_questions, choices)}
         data = {**_PLACEHOLDERS, **{key: value for key, value in known.items() if key in QUESTION_KEYS}, **completion}
         try:
             ProjectAnswers.from_data(data)
-            return
         except ValidationError as refusal:
             first_refusal = first_refusal or refusal
+            continue
+        inapplicable = [question.flag for question in QUESTIONS if question.key in given_keys and not question.when(data)]
+        if not inapplicable:
+            return
+        first_refusal = first_refusal or _inapplicable_error(inapplicable)
     if first_refusal is not None:
         raise first_refusal
 
