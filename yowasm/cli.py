@@ -1,5 +1,5 @@
 """The command line: thin commands that read options, call one core function and
-render its result. Heavy libraries (copier, questionary, requests, wasmtime) are
+render its result. Heavy libraries (copier, prompt_toolkit, requests, wasmtime) are
 imported inside the commands so that `--help` and `--version` start fast."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Everything yowasm shows or asks a person: rich output and questionary prompts."""
+"""Everything yowasm shows or asks a person: rich output, and prompts (drawn by yowasm.prompting)."""
 
 from __future__ import annotations
 
