@@ -57,6 +57,15 @@ def test_build_prints_the_module_path_whole(tmp_path):
     assert any(line.startswith(f"Built {shown} (") for line in lines(result)), result.stdout
 
 
+def test_update_prints_a_changed_answer_whole(tmp_path):
+    project = long_folder(tmp_path) / "hello"
+    assert run_yowasm("new", str(project), "--defaults", "--author", "a", cwd=tmp_path).returncode == 0
+    description = ", ".join(["A module whose description is longer than any terminal line"] * 3)
+    result = run_yowasm("update", str(project), "--dry-run", "--data", f"description={description}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"  description: A WebAssembly module → {description}" in lines(result), result.stdout
+
+
 def test_login_prints_where_it_stored_the_credentials_whole(tmp_path):
     config = long_folder(tmp_path) / "docker"
     result = run_yowasm("login", "registry.example.com:5000", "--username", "octocat", "--password-stdin",
