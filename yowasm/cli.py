@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from yowasm import __version__
 from yowasm.errors import Aborted, FileSystemError, YowasmError
@@ -31,6 +31,25 @@ class _Group(TyperGroup):
         except OSError as error:  # a file operation no core function anticipated
             console.print_error(FileSystemError.from_os_error(error))
             raise typer.Exit(FileSystemError.exit_code) from None
+
+
+class _DefaultTargetBeforeDoubleDash(TyperCommand):
+    """`yowasm run -- ARGS`: a `--` before any module or folder means the default
+    target `.`, so ARGS go to the module instead of the first one becoming the target."""
+
+    def parse_args(self, ctx, args):
+        takes_value = {name for param in self.params if isinstance(param, TyperOption) and not param.is_flag
+                       for name in param.opts}
+        index = 0
+        while index < len(args):
+            token = args[index]
+            if token == "--":
+                args = [*args[:index], ".", *args[index:]]
+                break
+            if not token.startswith("-") or token == "-":
+                break
+            index += 2 if token in takes_value else 1
+        return super().parse_args(ctx, args)
 
 
 app = typer.Typer(
@@ -157,7 +176,7 @@ def build(
     console.show_built(build_project(load_project(project)))
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command(cls=_DefaultTargetBeforeDoubleDash, context_settings={"allow_interspersed_args": False})
 def run(
     target: Path = typer.Argument(Path("."), help="Module (.wasm) or project folder.", show_default="."),
     args: Optional[list[str]] = typer.Argument(None, help="Arguments for the module: everything after the module (options go before it; -- is optional).", show_default=False),
