@@ -8,6 +8,7 @@ project directory, as a developer would locally.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,15 @@ DEFAULT_ANSWERS: dict[str, Any] = {
 #: Steps of build.yml that are the project's own commands (run verbatim here); every
 #: other step installs a toolchain, which this machine has installed by .ci/run.
 PROJECT_STEP_IDS = ("dependencies", "build", "test", "run")
+
+
+def shell_blocks(markdown: str, section: str | None = None) -> list[str]:
+    """The ```sh code blocks of a Markdown text, as written (of its `## SECTION` only, if given)."""
+    if section is not None:
+        _, found, rest = markdown.partition(f"\n## {section}\n")
+        assert found, f"no section '## {section}'"
+        markdown = rest.split("\n## ", 1)[0]
+    return re.findall(r"^```sh\n(.*?)^```", markdown, flags=re.S | re.M)
 
 
 def answers(**overrides: Any) -> ProjectAnswers:
