@@ -112,6 +112,10 @@ def new(
     force: bool = typer.Option(
         False, "--force", help="Render into an existing non-empty folder (keeps files the template does not make)."
     ),
+    no_git: bool = typer.Option(False, "--no-git", help="Make no git repository (default: git init and a first commit)."),
+    force_git_init: bool = typer.Option(
+        False, "--force-git-init", help="Make a git repository even inside another repository's work tree."
+    ),
 ) -> None:
     """Create a WebAssembly project: asks what is not given as a flag."""
     from yowasm import console
@@ -135,7 +139,12 @@ def new(
         ask=console.ask if console.is_interactive() else None,
     )
     scaffold = create_project(answers, directory or Path(answers.name), force=force)
-    console.show_scaffold(scaffold)
+    git = None
+    if not no_git:
+        from yowasm.vcs import init_repository
+
+        git = init_repository(scaffold.destination, branch=answers.branch, inside_work_tree_ok=force_git_init)
+    console.show_scaffold(scaffold, git=git)
 
 
 @app.command()
