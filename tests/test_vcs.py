@@ -6,6 +6,7 @@ Real git, in a temporary HOME with its own global config."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_without_git_installed_the_project_is_still_made(git_home, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "hello/Makefile").is_file() and not (tmp_path / "hello/.git").exists()
     assert "Git: git is not installed; no repository made" in result.stdout
+
+
+def test_readme_new_examples_print_what_the_readme_shows(git_home, tmp_path):
+    """The README's `yowasm new` console examples, run as written (git knows who you are)."""
+    require_tool("yowasm", "pip install -e .")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    usage = readme.split("### `yowasm new [DIRECTORY]`", 1)[1].split("\n### ", 1)[0]
+    (block,) = re.findall(r"^```console\n(.*?)^```", usage, flags=re.S | re.M)
+    examples = [example.split("\n", 1) for example in block.split("$ ")[1:]]
+    assert len(examples) == 2
+    env = {**git_env(git_home), "COLUMNS": "120"}
+    for command, shown in examples:
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=120)
+        printed = (result.stdout + result.stderr).rstrip("\n").splitlines()
+        assert [line.rstrip() for line in printed] == shown.strip("\n").splitlines(), command
