@@ -129,3 +129,16 @@ def test_readme_new_examples_print_what_the_readme_shows(git_home, tmp_path):
                                 timeout=120)
         printed = (result.stdout + result.stderr).rstrip("\n").splitlines()
         assert [line.rstrip() for line in printed] == shown.strip("\n").splitlines(), command
+
+
+def test_a_git_dir_in_the_environment_does_not_redirect_the_first_commit(git_home, tmp_path):
+    """yowasm run from another repository's git hook inherits GIT_DIR: the new project
+    still gets its own repository, and the other one is untouched."""
+    env = git_env(git_home)
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "--quiet", env=env)
+    result = new("hello", cwd=tmp_path, env={**env, "GIT_DIR": str(other / ".git"), "GIT_WORK_TREE": str(other)})
+    assert result.returncode == 0 and "with a first commit" in result.stdout, result.stdout + result.stderr
+    assert git(tmp_path / "hello", "log", "--format=%s", env=env).stdout == "Initial commit: project made by yowasm new\n"
+    assert git(other, "rev-parse", "--verify", "HEAD", env=env).returncode != 0

@@ -5,14 +5,21 @@ is complete, so what happened is reported, never raised."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from yowasm.errors import Aborted
+
 FIRST_COMMIT_MESSAGE = "Initial commit: project made by yowasm new"
 GIT_TIMEOUT = 60
+#: Variables that point git at another repository (set, e.g., when yowasm runs from a
+#: git hook); the new project's repository is its own.
+REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                        "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX")
 
 
 class GitOutcome(str, Enum):
@@ -43,8 +50,10 @@ def init_repository(folder: Path, *, branch: str, inside_work_tree_ok: bool = Fa
     if git is None:
         return GitResult(GitOutcome.NO_GIT, branch)
 
+    env = {key: value for key, value in os.environ.items() if key not in REPOSITORY_VARIABLES}
+
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([git, *args], cwd=folder, capture_output=True, text=True,
+        return subprocess.run([git, *args], cwd=folder, env=env, capture_output=True, text=True,
                               stdin=subprocess.DEVNULL, timeout=GIT_TIMEOUT)
 
     try:
@@ -58,7 +67,7 @@ def init_repository(folder: Path, *, branch: str, inside_work_tree_ok: bool = Fa
         initialised = run("init", "--quiet", f"--initial-branch={branch}")
         if initialised.returncode != 0:
             return GitResult(GitOutcome.FAILED, branch, _last_line(initialised))
-        if run("var", "GIT_COMMITTER_IDENT").returncode != 0 or run("var", "GIT_AUTHOR_IDENT").returncode != 0:
+        if run("var", "GIT_COMMITTER_IDENT").returncode != 0:  # (the author comes from the same settings)
             return GitResult(GitOutcome.NO_IDENTITY, branch)
         added = run("add", "--all")
         committed = added if added.returncode != 0 else run("commit", "--quiet", "--message", FIRST_COMMIT_MESSAGE)
@@ -66,6 +75,9 @@ def init_repository(folder: Path, *, branch: str, inside_work_tree_ok: bool = Fa
             return GitResult(GitOutcome.NOT_COMMITTED, branch, _last_line(committed))
     except subprocess.TimeoutExpired:
         return GitResult(GitOutcome.FAILED, branch, f"git did not finish in {GIT_TIMEOUT} s")
+    except KeyboardInterrupt:
+        raise Aborted(f"Interrupted while making its git repository: the project {folder} is complete, "
+                      "its repository may not be.", hint="Check with: git status") from None
     return GitResult(GitOutcome.COMMITTED, branch)
 
 
