@@ -142,3 +142,15 @@ def test_a_git_dir_in_the_environment_does_not_redirect_the_first_commit(git_hom
     assert result.returncode == 0 and "with a first commit" in result.stdout, result.stdout + result.stderr
     assert git(tmp_path / "hello", "log", "--format=%s", env=env).stdout == "Initial commit: project made by yowasm new\n"
     assert git(other, "rev-parse", "--verify", "HEAD", env=env).returncode != 0
+
+
+def test_force_into_a_folder_commits_only_the_generated_files(git_home, tmp_path):
+    """Files of the user's that `new --force` keeps (a secret, say) are never committed."""
+    env = git_env(git_home)
+    project = tmp_path / "hello"
+    project.mkdir()
+    (project / "secret.env").write_text("TOKEN=hunter2\n")
+    result = new("hello", "--force", cwd=tmp_path, env=env)
+    assert result.returncode == 0 and "with a first commit" in result.stdout, result.stdout + result.stderr
+    assert "secret.env" not in git(project, "ls-files", env=env).stdout.splitlines()
+    assert git(project, "status", "--porcelain", env=env).stdout == "?? secret.env\n"

@@ -143,7 +143,8 @@ def new(
     if not no_git:
         from yowasm.vcs import init_repository
 
-        git = init_repository(scaffold.destination, branch=answers.branch, inside_work_tree_ok=force_git_init)
+        git = init_repository(scaffold.destination, scaffold.files, branch=answers.branch,
+                              inside_work_tree_ok=force_git_init)
     console.show_scaffold(scaffold, git=git)
 
 

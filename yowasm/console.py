@@ -112,10 +112,10 @@ def _show_git(git: GitResult) -> None:
                                      " [dim](--force-git-init makes one anyway)[/]",
         GitOutcome.EXISTING: f"Git: {detail} is a repository already; nothing was committed",
         GitOutcome.NO_GIT: "Git: git is not installed; no repository made",
-        GitOutcome.FAILED: f"Git: [yellow]no repository made[/]: {detail}",
+        GitOutcome.FAILED: f"Git: [yellow]git failed[/]: {detail}",
     }
     out.print(lines[git.outcome], soft_wrap=True)
-    commit = shell_command("git", "add", "--all") + " && " + shell_command("git", "commit", "-m", FIRST_COMMIT_MESSAGE)
+    commit = shell_command("git", "add", ".") + " && " + shell_command("git", "commit", "-m", FIRST_COMMIT_MESSAGE)
     if git.outcome is GitOutcome.NO_IDENTITY:
         out.print('[dim]Tell git who you are (git config --global user.name "Your Name" and '
                   f"git config --global user.email you@example.com), then: {escape(commit)}[/]", soft_wrap=True)

@@ -1,7 +1,7 @@
-"""A new project's own git repository: `git init` and a first commit, as cargo-generate
-makes them. Never inside another repository's work tree (the project is then part of
-that repository), and no commit without a git identity; either way the project itself
-is complete, so what happened is reported, never raised."""
+"""A new project's own git repository: `git init` and a first commit of the files yowasm
+generated. Never inside another repository's work tree (the project is then part of
+that repository), and no commit without a git identity. The project itself is complete
+whatever git does, so what happened is returned for the summary, not raised."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Iterable
 
 from yowasm.errors import Aborted
 
@@ -43,9 +44,11 @@ class GitResult:
     detail: str = ""
 
 
-def init_repository(folder: Path, *, branch: str, inside_work_tree_ok: bool = False) -> GitResult:
-    """`git init -b BRANCH` in FOLDER, then commit every file; see GitOutcome for what
-    else can happen."""
+def init_repository(folder: Path, files: Iterable[Path], *, branch: str,
+                    inside_work_tree_ok: bool = False) -> GitResult:
+    """`git init -b BRANCH` in FOLDER, then commit FILES (relative paths: the generated
+    ones, so files of the user's that `new --force` kept stay untracked); see GitOutcome
+    for what else can happen."""
     git = shutil.which("git")
     if git is None:
         return GitResult(GitOutcome.NO_GIT, branch)
@@ -69,7 +72,7 @@ def init_repository(folder: Path, *, branch: str, inside_work_tree_ok: bool = Fa
             return GitResult(GitOutcome.FAILED, branch, _last_line(initialised))
         if run("var", "GIT_COMMITTER_IDENT").returncode != 0:  # (the author comes from the same settings)
             return GitResult(GitOutcome.NO_IDENTITY, branch)
-        added = run("add", "--all")
+        added = run("add", "--", *(path.as_posix() for path in files))
         committed = added if added.returncode != 0 else run("commit", "--quiet", "--message", FIRST_COMMIT_MESSAGE)
         if committed.returncode != 0:
             return GitResult(GitOutcome.NOT_COMMITTED, branch, _last_line(committed))
