@@ -148,3 +148,14 @@ def test_assemblyscript_setup_that_left_the_dependencies_out_is_missing(tmp_path
     target = by_name(diagnosis)["WASI target"]
     assert (target.status, target.install) == (Status.MISSING, "npm install")
     assert diagnosis.project_incomplete
+
+
+def test_a_wagi_project_checks_the_http_client_its_readme_uses(tmp_path, monkeypatch):
+    root = project_folder(tmp_path / "tiny", "c")
+    answers = root / ".copier-answers.yml"
+    answers.write_text(answers.read_text().replace("runtime: wasmtime", "runtime: wagi"))
+    monkeypatch.setenv("PATH", path_without(tmp_path, "curl"))
+    diagnosis = diagnose(load_project(root))
+    curl = by_name(diagnosis)["curl"]
+    assert (curl.status, curl.optional, curl.install) == (Status.MISSING, True, "sudo apt-get install curl")
+    assert "curl" not in by_name(diagnose(load_project(project_folder(tmp_path / "console", "c"))))

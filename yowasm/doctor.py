@@ -23,6 +23,14 @@ WASMTIME_CLI = Tool(
     purpose="the wasmtime CLI, for `wasmtime run` and the VS Code debugger (the run target works without it)",
     optional=True,
 )
+#: A WAGI project's README sends its example request to `yowasm serve` with curl.
+HTTP_CLIENT = Tool(
+    name="curl",
+    check="curl --version",
+    install="sudo apt-get install curl",
+    purpose="sends the README's example request to yowasm serve (any HTTP client will do)",
+    optional=True,
+)
 #: What every project's run target (`make run`, `npm start`) does: the wasmtime CLI
 #: when it is on PATH, else `yowasm run`; with neither, the run target cannot work.
 RUN_TARGET_CHECK = (
@@ -89,6 +97,8 @@ def diagnose(project: Project | None = None) -> Diagnosis:
             checks.append((facts, facts.target))
             checks.append((facts, run_target(facts)))
             checks.append((facts, WASMTIME_CLI))
+            if project is not None and project.answers.is_handler:
+                checks.append((facts, HTTP_CLIENT))
         with ThreadPoolExecutor(max_workers=8) as pool:
             findings = tuple(pool.map(lambda check: _check(*check, workdir, project is not None), checks))
     return Diagnosis(findings, project)
