@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import require_tool
-from tests.projects import render, shell_blocks
+from tests.projects import render, section, shell_blocks
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -32,6 +33,17 @@ def setup_command() -> str:
     """The README's set-up command, exactly as written (the first block of `## Set up`)."""
     first, *_ = shell_blocks((REPOSITORY / "README.md").read_text("utf-8"), "Set up")
     return first
+
+
+def test_readme_names_the_debian_package_that_gives_python3_venv():
+    """The prerequisite the set-up section names is the Debian package of python3's venv
+    module (installed here by .ci/run; the set-up test below needs it)."""
+    apt_cache = require_tool("apt-cache", "a Debian or Ubuntu machine")
+    readme = section((REPOSITORY / "README.md").read_text("utf-8"), "Set up")
+    (packages,) = re.findall(r"`sudo apt install ([^`]+)`", readme)
+    assert packages == "python3-venv"
+    shown = subprocess.run([apt_cache, "show", "--no-all-versions", packages], capture_output=True, text=True)
+    assert shown.returncode == 0 and "Description: venv module for python3" in shown.stdout, shown.stderr
 
 
 @pytest.mark.parametrize("user", ["root", "normal user", "active venv"])
