@@ -62,10 +62,12 @@ def test_readme_setup_command_works_with_debians_python(user):
         home.mkdir()
         env = {"HOME": str(home), "PATH": STOCK_PATH, "LANG": "C.UTF-8"}
         prefix: list[str] = []
+        first_python = DEBIAN_PYTHON
         if user == "active venv":
             outer = scratch / "outer-venv"
             subprocess.run([python, "-m", "venv", str(outer)], check=True, env=env)
             env.update(VIRTUAL_ENV=str(outer), PATH=f"{outer}/bin:{STOCK_PATH}")
+            first_python = f"{outer}/bin/python3"
         elif user == "normal user" and os.geteuid() == 0:
             for path in [scratch, *scratch.rglob("*")]:
                 os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
@@ -73,7 +75,7 @@ def test_readme_setup_command_works_with_debians_python(user):
             prefix = [require_tool("setpriv", "apt-get install util-linux"),
                       f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
         assert subprocess.run(["sh", "-c", "command -v python3"], env=env, capture_output=True,
-                              text=True).stdout.strip() == (f"{outer}/bin/python3" if user == "active venv" else DEBIAN_PYTHON)
+                              text=True).stdout.strip() == first_python
 
         result = subprocess.run([*prefix, "sh", "-c", setup_command()], cwd=checkout, env=env,
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
