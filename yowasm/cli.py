@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from yowasm import __version__
 from yowasm.errors import Aborted, FileSystemError, YowasmError
@@ -39,6 +39,25 @@ class _Group(TyperGroup):
         except OSError as error:  # a file operation no core function anticipated
             console.print_error(FileSystemError.from_os_error(error))
             raise typer.Exit(FileSystemError.exit_code) from None
+
+
+class _DefaultTargetBeforeDoubleDash(TyperCommand):
+    """`yowasm run -- ARGS`: a `--` before any module or folder means the default
+    target `.`, so ARGS go to the module instead of the first one becoming the target."""
+
+    def parse_args(self, ctx, args):
+        takes_value = {name for param in self.params if isinstance(param, TyperOption) and not param.is_flag
+                       for name in param.opts}
+        index = 0
+        while index < len(args):
+            token = args[index]
+            if token == "--":
+                args = [*args[:index], ".", *args[index:]]
+                break
+            if not token.startswith("-") or token == "-":
+                break
+            index += 2 if token in takes_value else 1
+        return super().parse_args(ctx, args)
 
 
 app = typer.Typer(
@@ -136,6 +155,10 @@ def new(
     no_install: bool = typer.Option(
         False, "--no-install", help="Do not offer to install the project's dependencies (npm install) in a terminal."
     ),
+    no_git: bool = typer.Option(False, "--no-git", help="Make no git repository (default: git init and a first commit)."),
+    force_git_init: bool = typer.Option(
+        False, "--force-git-init", help="Make a git repository even inside another repository's work tree."
+    ),
 ) -> None:
     """Create a WebAssembly project: asks what is not given as a flag."""
     from yowasm import console
@@ -160,12 +183,18 @@ def new(
         ask=console.ask if interactive else None,
     )
     scaffold = create_project(answers, directory or Path(answers.name), force=force)
+    git = None
+    if not no_git:
+        from yowasm.vcs import init_repository
+
+        git = init_repository(scaffold.destination, scaffold.files, branch=answers.branch,
+                              inside_work_tree_ok=force_git_init)
     if interactive and not no_install:
-        scaffold = _install_dependencies(scaffold, ask=not defaults)
-    console.show_scaffold(scaffold)
+        scaffold = _install_dependencies(scaffold, git, ask=not defaults)
+    console.show_scaffold(scaffold, git=git)
 
 
-def _install_dependencies(scaffold, *, ask: bool):
+def _install_dependencies(scaffold, git, *, ask: bool):
     """Run the language's setup step (npm install) in the new project when the user
     agrees (the default): only in a terminal, and only when its tool is installed."""
     import dataclasses
@@ -189,7 +218,7 @@ def _install_dependencies(scaffold, *, ask: bool):
         raise Aborted(f"Aborted: the project is in {scaffold.display_path}, without its dependencies "
                       f"(run `{command}` there).") from None
     except ToolError as error:
-        console.show_scaffold(scaffold)
+        console.show_scaffold(scaffold, git=git)
         raise ToolError(f"{error.message} The project was created; run `{command}` in it again.",
                         hint=error.hint) from None
     return dataclasses.replace(scaffold, set_up=True)
@@ -233,7 +262,7 @@ def build(
     console.show_built(build_project(load_project(project)))
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command(cls=_DefaultTargetBeforeDoubleDash, context_settings={"allow_interspersed_args": False})
 def run(
     target: Path = typer.Argument(Path("."), help="Module (.wasm) or project folder.", show_default="."),
     args: Optional[list[str]] = typer.Argument(None, help="Arguments for the module: everything after the module (options go before it; -- is optional).", show_default=False),
