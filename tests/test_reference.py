@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from yowasm.errors import InvalidReferenceError, UsageError
-from yowasm.oci import Connection, Reference, is_loopback
+from yowasm.reference import Reference, is_loopback
+from yowasm.registry_client import Connection
 
 
 @pytest.mark.parametrize(
