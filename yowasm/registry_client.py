@@ -328,7 +328,7 @@ class RegistryClient:
 
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > limit:
-            raise self.bad_reply(method, url, f"a body of {int(length):,} bytes, over the {limit:,} yowasm reads")
+            raise self.bad_reply(method, url, f"a body of {int(length):,} bytes, over the {limit:,} bytes yowasm reads")
         chunks, total = [], 0
         try:
             while chunk := response.raw.read(min(_READ_BLOCK, limit + 1 - total), decode_content=False):
@@ -440,7 +440,8 @@ class RegistryClient:
         token = (reply.get("token") or reply.get("access_token")) if isinstance(reply, dict) else None
         if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
             problem = ("not a JSON object" if not isinstance(reply, dict) else
-                       "no token" if not token else "a token that is not a string of printable characters")
+                       "no token string" if not isinstance(token, str) or not token else
+                       "a token that is not a string of printable characters")
             raise AuthError(f"{what[0].upper()}{what[1:]} answered with {problem}.",
                             hint="Nothing was pushed or pulled. If it repeats, tell the registry's operator.")
         return token
@@ -674,7 +675,8 @@ class RegistryClient:
                 raise self.bad_reply("GET", url, f"{int(length):,} bytes where the manifest declares {size:,}")
             hasher, total = hashlib.sha256(), 0
             try:
-                while chunk := response.raw.read(min(_READ_BLOCK, size + 1 - total), decode_content=False):
+                # read1: what has arrived, so that progress and writes keep up with the network.
+                while chunk := response.raw.read1(min(_READ_BLOCK, size + 1 - total), decode_content=False):
                     total += len(chunk)
                     if total > size:
                         raise self.bad_reply("GET", url, f"more than the {size:,} bytes the manifest declares")
