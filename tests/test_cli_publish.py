@@ -482,3 +482,38 @@ def test_files_that_cannot_be_written_are_named(registry, tmp_path):
     assert login.returncode == 1
     assert "Cannot write the Docker config file /proc/yowasm-docker/config.json" in login.stderr
     assert "DOCKER_CONFIG" in login.stderr and "s3cret-pass" not in login.stdout + login.stderr
+
+
+@pytest.mark.registry
+def test_the_generated_readmes_registry_commands_work_as_written(tmp_path):
+    """The Publishing section's login, publish and pull lines, taken from the README of
+    a project on a registry on this machine (with basic auth), run as written; login
+    asks its questions in a terminal."""
+    import re
+    import shlex
+
+    import pexpect
+
+    with running_registry(tmp_path / "registry", "basic") as registry:
+        project = render(tmp_path / "hello-wasm", language="c", runtime="wagi", registry=registry.host, namespace="team")
+        readme = (project / "README.md").read_text()
+        commands = {name: re.search(rf"`(yowasm {name}[^`]*)`", readme).group(1) for name in ("login", "publish", "pull")}
+        (project / "build").mkdir()
+        wasm = module(project / "build", name="hello-wasm.wasm")
+        env = environment(tmp_path)
+
+        login = pexpect.spawn(sys.executable, ["-m", "yowasm", *shlex.split(commands["login"])[1:]], cwd=str(project),
+                              env=env, encoding="utf-8", timeout=60, dimensions=(24, 80))
+        login.expect("Username")
+        login.sendline("pusher")
+        login.expect("Password")
+        login.sendline(USERS["pusher"])
+        login.expect(pexpect.EOF)
+        login.close()
+        assert login.exitstatus == 0, login.before
+
+        published = yowasm(*shlex.split(commands["publish"])[1:], cwd=project, env=env)
+        assert published.returncode == 0, published.stderr
+        pulled = yowasm(*shlex.split(commands["pull"])[1:], cwd=tmp_path, env=env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert (tmp_path / "hello-wasm.wasm").read_bytes() == wasm.read_bytes()
