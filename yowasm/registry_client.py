@@ -3,10 +3,11 @@
 Credentials travel only to the registry the user named and to its token service, and
 only over HTTPS, except to a loopback registry reached over plain HTTP whose token
 service is on loopback too. No Authorization header goes to any other origin (upload
-Locations, redirects, blob downloads): requests' own redirect and netrc handling is
-off and redirects are followed here. Every reply is read within a bound and checked
-for its shape; one of the wrong shape is one clear error naming the registry, the
-request and what was wrong, and registry text in messages goes through `literal`.
+Locations, redirects, blob downloads): the transport (yowasm.transport) follows no
+redirect and adds no credential of its own; redirects are followed here. Every reply
+is read within a bound and checked for its shape; one of the wrong shape is one clear
+error naming the registry, the request and what was wrong, and registry text in
+messages goes through `literal`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from yowasm.credentials import Credentials
 from yowasm.errors import AuthError, FileSystemError, RegistryError, RegistryUnavailable, UsageError
 from yowasm.reference import TAG_RE, Reference, is_loopback
 from yowasm.text import literal, shell_command
+from yowasm.transport import ConnectionFailed, TimedOut, TLSError, Transport, TransportError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -114,16 +116,13 @@ def _loopback_host(hostname: str) -> bool:
     return is_loopback(f"[{hostname}]" if ":" in hostname else hostname)
 
 
-def _plain_http_answer(error: Exception) -> bool:
-    return any(mark in str(error) for mark in _PLAIN_HTTP_ANSWERS)
+def _plain_http_answer(error: TransportError) -> bool:
+    return any(mark in error.reason for mark in _PLAIN_HTTP_ANSWERS)
 
 
 def _reason(error: BaseException) -> str:
-    """The innermost reason of a requests error, without URLs' credentials or noise."""
-    reason = error
-    while reason.__context__ is not None and reason.__context__ is not reason:
-        reason = reason.__context__
-    text = str(reason) or type(reason).__name__
+    """Why a request failed, without URLs' credentials or noise."""
+    text = error.reason if isinstance(error, TransportError) else (str(error) or type(error).__name__)
     return literal(re.sub(r"(https?://)[^@\s/]*@", r"\1", text)[:300], single_line=True)
 
 
@@ -135,19 +134,12 @@ def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 class _StreamedFile:
-    """A file's first SIZE bytes as a request body that requests streams (it has
-    `read` and `__iter__`) with a known length, counting what is sent."""
+    """A file's first SIZE bytes as a streamed request body, counting what is sent."""
 
     def __init__(self, path: Path, size: int, sent: Callable[[int], None]):
         self._file = path.open("rb")
         self._left = size
         self._sent = sent
-
-    def __len__(self) -> int:
-        return self._left
-
-    def __iter__(self):
-        return iter(lambda: self.read(), b"")
 
     def read(self, _size: int = -1) -> bytes:
         # Larger reads than the HTTP library's 16 KiB blocks: fewer system calls.
@@ -170,8 +162,6 @@ class RegistryClient:
     """One repository on one registry, with auth challenges and retries handled."""
 
     def __init__(self, reference: Reference, connection: Connection):
-        import requests
-
         connection.check(reference.registry)
         self.reference = reference
         self.registry = reference.registry
@@ -179,11 +169,7 @@ class RegistryClient:
         self.scheme = "http" if connection.plain_http else "https"
         # As the Docker CLI treats this machine: HTTPS first, then plain HTTP.
         self._may_fall_back = not connection.plain_http and not connection.https_only and is_loopback(self.registry)
-        self.session = requests.Session()
-        self.session.headers.update({"User-Agent": f"yowasm/{__version__}", "Accept-Encoding": "identity"})
-        # A session-wide auth that adds nothing: requests then never reads ~/.netrc
-        # (whose passwords it would send to whatever host a URL names).
-        self.session.auth = lambda request: request
+        self.transport = Transport(verify=connection.verify, timeout=TIMEOUT, user_agent=f"yowasm/{__version__}")
         self._authorization: str | None = None
         self._tried_tokens: set[tuple[str, str, str]] = set()
         self._chunk_min = 0
@@ -227,18 +213,16 @@ class RegistryClient:
         response, url = self._attempts(method, url, expect=expect, push=push, retry=retry, headers=headers, body=body)
         with response:
             content = self._read(response, limit, method, url)
-        return Reply(response.status_code, response.headers, content, url)
+        return Reply(response.status, response.headers, content, url)
 
     def _attempts(self, method: str, url: str, *, expect, push, retry, headers, body):
-        import requests
-
         attempts = ATTEMPTS if retry else 1
         attempt = 0
         while True:
             attempt += 1
             try:
                 response, final_url = self._exchange(method, url, push=push, headers=headers, body=body)
-            except requests.exceptions.SSLError as error:
+            except TLSError as error:
                 if _plain_http_answer(error) and self._may_fall_back and url.startswith("https://"):
                     self._may_fall_back = False
                     self.scheme = "http"
@@ -252,7 +236,7 @@ class RegistryClient:
                     ) from None
                 raise RegistryError(f"TLS verification of {self.registry} failed: {_reason(error)}",
                                     hint="Pass --ca-file with the registry's CA certificate (or --insecure to skip checks).") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            except ConnectionFailed as error:
                 if attempt < attempts:
                     time.sleep(0.2 * attempt)
                     continue
@@ -261,31 +245,29 @@ class RegistryClient:
                     hint="Check the host and port, and that the registry is running"
                     + (" (and speaks plain HTTP)" if self.connection.plain_http else "") + ".",
                 ) from None
-            except requests.exceptions.Timeout:
+            except TimedOut:
                 if attempt < attempts:
                     continue
                 raise RegistryUnavailable(f"The registry {self.registry} did not answer {self._what(method, url)} "
                                           f"in {TIMEOUT} s.") from None
-            except requests.exceptions.RequestException as error:
-                raise self.bad_reply(method, url, _reason(error)) from None
-            if response.status_code >= 500 and attempt < attempts:
+            except TransportError as error:
+                raise self.bad_reply(method, url, f"an answer that is not HTTP ({_reason(error)})") from None
+            if response.status >= 500 and attempt < attempts:
                 response.close()
                 time.sleep(0.2 * attempt)
                 continue
-            if response.status_code not in expect:
+            if response.status not in expect:
                 with response:
                     raise self._error(response, method, final_url)
             return response, final_url
 
-    def _send(self, method: str, url: str, *, headers, body, auth=None):
+    def _send(self, method: str, url: str, *, headers, body):
         headers = dict(headers or {})
         if self._authorization and _origin(url) == self._home():
             headers["Authorization"] = self._authorization
         data = body() if callable(body) else body
         try:
-            return self.session.request(method, url, headers=headers, data=data, verify=self.connection.verify,
-                                        timeout=TIMEOUT, allow_redirects=False, stream=True,
-                                        **({"auth": auth} if auth else {}))
+            return self.transport.request(method, url, headers=headers, body=data)
         finally:
             if hasattr(data, "close"):
                 data.close()
@@ -296,7 +278,7 @@ class RegistryClient:
         for _hop in range(REDIRECTS + 1):
             for round_ in range(3):
                 response = self._send(method, url, headers=headers, body=body)
-                if response.status_code != 401 or _origin(url) != self._home() or round_ == 2:
+                if response.status != 401 or _origin(url) != self._home() or round_ == 2:
                     break
                 try:
                     answered = self._authenticate(response.headers.get("WWW-Authenticate", ""), push=push,
@@ -307,8 +289,8 @@ class RegistryClient:
                 if not answered:
                     break  # this 401 is the answer
                 self._drain(response)
-            if response.status_code in (301, 302, 303, 307, 308) and method in ("GET", "HEAD"):
-                target = self._location(response.status_code, response.headers, method, url)
+            if response.status in (301, 302, 303, 307, 308) and method in ("GET", "HEAD"):
+                target = self._location(response.status, response.headers, method, url)
                 self._drain(response)
                 url = target
                 continue
@@ -318,25 +300,23 @@ class RegistryClient:
     @staticmethod
     def _drain(response) -> None:
         try:
-            response.raw.read(REPLY_LIMIT, decode_content=False)
-        except Exception:  # noqa: BLE001 - only to reuse the connection; it is closed anyway
+            response.read(REPLY_LIMIT)
+        except TransportError:  # only read to reuse the connection; it is closed anyway
             pass
         response.close()
 
     def _read(self, response, limit: int, method: str, url: str) -> bytes:
-        import urllib3
-
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > limit:
             raise self.bad_reply(method, url, f"a body of {int(length):,} bytes, over the {limit:,} bytes yowasm reads")
         chunks, total = [], 0
         try:
-            while chunk := response.raw.read(min(_READ_BLOCK, limit + 1 - total), decode_content=False):
+            while chunk := response.read1(min(_READ_BLOCK, limit + 1 - total)):
                 total += len(chunk)
                 if total > limit:
                     raise self.bad_reply(method, url, f"a body over the {limit:,} bytes yowasm reads")
                 chunks.append(chunk)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+        except TransportError as error:
             raise RegistryUnavailable(f"The connection to {self.registry} broke while reading the answer to "
                                       f"{self._what(method, url)}: {_reason(error)}") from None
         return b"".join(chunks)
@@ -411,28 +391,30 @@ class RegistryClient:
                             hint="Nothing was sent. Reach the registry over HTTPS instead.")
 
     def _fetch_token(self, realm: str, service: str, scope: str, actions: str) -> str:
-        import requests
-
         credentials = self.connection.credentials
         query = {key: value for key, value in (("service", service), ("scope", scope)) if value}
         url = realm + ("&" if "?" in realm else "?") + urlencode(query) if query else realm
         what = f"the token service of {self.registry} ({self._what('GET', url)})"
+        headers = {}
+        if credentials:
+            import base64
+
+            pair = f"{credentials.username}:{credentials.password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         try:
-            response = self.session.get(url, auth=(credentials.username, credentials.password) if credentials else None,
-                                        verify=self.connection.verify, timeout=TIMEOUT, allow_redirects=False,
-                                        stream=True)
-        except requests.exceptions.RequestException as error:
+            response = self.transport.request("GET", url, headers=headers)
+        except TransportError as error:
             raise AuthError(f"Cannot reach {what}: {_reason(error)}") from None
         with response:
             body = self._read(response, REPLY_LIMIT, "GET", url)
         who = f" of {credentials.username!r}" if credentials else " (none were found)"
-        if response.status_code in (401, 403):
+        if response.status in (401, 403):
             raise AuthError(f"{self.registry} refused the credentials{who}.",
                             hint=self._login_hint(f" with a user allowed to {actions}"))
-        if response.status_code != 200:
-            raise AuthError(f"{what[0].upper()}{what[1:]} answered HTTP {response.status_code}"
+        if response.status != 200:
+            raise AuthError(f"{what[0].upper()}{what[1:]} answered HTTP {response.status}"
                             + (" (a redirect, which yowasm does not follow with credentials)"
-                               if 300 <= response.status_code < 400 else "") + ".")
+                               if 300 <= response.status < 400 else "") + ".")
         try:
             reply = json.loads(body)
         except (ValueError, RecursionError):
@@ -459,17 +441,17 @@ class RegistryClient:
         detail = error_detail(body)
         what = self._what(method, url)
         credentials = self.connection.credentials
-        if response.status_code == 401 and (self._authorization or "").startswith("Basic") and credentials:
+        if response.status == 401 and (self._authorization or "").startswith("Basic") and credentials:
             return AuthError(f"{self.registry} refused the user name and password of {credentials.username!r}.",
                              hint=self._login_hint(" with the right ones"))
-        if response.status_code in (401, 403):
+        if response.status in (401, 403):
             who = f"{credentials.username!r}" if credentials else "anonymous users"
             return AuthError(
-                f"{self.registry} denied {what} to {who}: {detail or f'HTTP {response.status_code}'}.",
+                f"{self.registry} denied {what} to {who}: {detail or f'HTTP {response.status}'}.",
                 hint=("The credentials may lack permission; " if credentials else "") + self._login_hint(" as a user who has it"),
             )
-        error_type = RegistryUnavailable if response.status_code >= 500 else RegistryError
-        return error_type(f"{self.registry} refused {what}: HTTP {response.status_code}"
+        error_type = RegistryUnavailable if response.status >= 500 else RegistryError
+        return error_type(f"{self.registry} refused {what}: HTTP {response.status}"
                           + (f" ({detail})" if detail else "") + ".")
 
     # -- operations --
@@ -665,8 +647,6 @@ class RegistryClient:
 
     def download_blob(self, digest: str, size: int, sink: BinaryIO, progress: ProgressCallback | None = None) -> None:
         """Write the blob into SINK, reading no more than SIZE bytes; it must hash to DIGEST."""
-        import urllib3
-
         url = self.url(f"blobs/{digest}")
         response, url = self._attempts("GET", url, expect=(200,), push=False, retry=True, headers=None, body=None)
         with response:
@@ -676,7 +656,7 @@ class RegistryClient:
             hasher, total = hashlib.sha256(), 0
             try:
                 # read1: what has arrived, so that progress and writes keep up with the network.
-                while chunk := response.raw.read1(min(_READ_BLOCK, size + 1 - total), decode_content=False):
+                while chunk := response.read1(min(_READ_BLOCK, size + 1 - total)):
                     total += len(chunk)
                     if total > size:
                         raise self.bad_reply("GET", url, f"more than the {size:,} bytes the manifest declares")
@@ -684,7 +664,7 @@ class RegistryClient:
                     sink.write(chunk)
                     if progress:
                         progress(len(chunk))
-            except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as error:
+            except TransportError as error:
                 raise RegistryUnavailable(f"The download of {digest} from {self.registry} broke off: {_reason(error)}",
                                           hint="Nothing was written; try again.") from None
         if total != size:
