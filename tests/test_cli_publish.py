@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.projects import render
+from tests.conftest import require_tool
 from tests.registry import USERS, running_registry
 
 WASM_TO_OCI_CONFIG = "application/vnd.wasm.config.v1+json"
@@ -101,6 +102,18 @@ def test_republishing_an_unchanged_module_uploads_no_blob(registry, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "0 uploaded" in again.stdout
     assert len(registry.upload_requests()) == uploads_after_first
+
+
+@pytest.mark.registry
+def test_a_new_tag_for_a_pushed_module_uploads_no_blob(registry, tmp_path):
+    wasm = module(tmp_path, size=3 * 1024 * 1024)
+    env = environment(tmp_path)
+    assert yowasm("publish", str(wasm), registry.ref("team/hello", "v1"), cwd=tmp_path, env=env).returncode == 0
+    uploads = len(registry.upload_requests())
+    again = yowasm("publish", str(wasm), registry.ref("team/hello", "v2"), cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "0 uploaded" in again.stdout and len(registry.upload_requests()) == uploads
+    assert tags_of(registry, "team/hello") == ["v1", "v2"]
 
 
 @pytest.mark.registry
@@ -517,3 +530,39 @@ def test_the_generated_readmes_registry_commands_work_as_written(tmp_path):
         pulled = yowasm(*shlex.split(commands["pull"])[1:], cwd=tmp_path, env=env)
         assert pulled.returncode == 0, pulled.stderr
         assert (tmp_path / "hello-wasm.wasm").read_bytes() == wasm.read_bytes()
+
+
+def peak_rss_mb(args: list[str], env: dict, cwd: Path) -> tuple[int, float]:
+    """Exit status and peak resident memory (MB) of one real yowasm process, measured
+    by GNU time: a child of this big test process would inherit its peak across exec."""
+    time_tool = require_tool("time", "sudo apt-get install time")
+    result = subprocess.run([time_tool, "-f", "%M", sys.executable, "-m", "yowasm", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    return result.returncode, int(result.stderr.strip().splitlines()[-1]) / 1024
+
+
+@pytest.mark.registry
+def test_publish_and_pull_never_hold_the_module_in_memory(registry, tmp_path):
+    """A module bigger than the 64 MB budget: the processes stay under it."""
+    wasm = module(tmp_path, size=100 * 1024 * 1024, name="huge.wasm")
+    env = environment(tmp_path)
+    status, published_mb = peak_rss_mb(["publish", str(wasm), registry.ref("team/huge")], env, tmp_path)
+    assert status == 0 and published_mb <= 64, published_mb
+    status, pulled_mb = peak_rss_mb(["pull", registry.ref("team/huge"), "-o", "back.wasm"], env, tmp_path)
+    assert status == 0 and pulled_mb <= 64, pulled_mb
+    assert (tmp_path / "back.wasm").stat().st_size == wasm.stat().st_size
+
+
+@pytest.mark.registry
+def test_login_understands_http_urls_and_logout_forgets(tmp_path):
+    with running_registry(tmp_path / "registry", "basic") as registry:
+        env = environment(tmp_path)
+        login = yowasm("login", f"http://{registry.host}", "-u", "pusher", "--password-stdin", cwd=tmp_path, env=env,
+                       stdin=USERS["pusher"] + "\n")
+        assert login.returncode == 0 and f"Logged in to {registry.host}" in login.stdout, login.stderr
+        assert yowasm("publish", str(module(tmp_path)), f"http://{registry.ref('team/hello')}", cwd=tmp_path,
+                      env=env).returncode == 0
+        logout = yowasm("logout", registry.host, cwd=tmp_path, env=env)
+        assert logout.returncode == 0 and "Logged out" in logout.stdout
+        denied = yowasm("publish", str(module(tmp_path)), registry.ref("team/hello"), cwd=tmp_path, env=env)
+        assert denied.returncode == 1 and f"yowasm login {registry.host}" in denied.stderr

@@ -212,7 +212,7 @@ class RegistryClient:
         bytes; safe requests are retried on connection errors and 5xx answers."""
         response, url = self._attempts(method, url, expect=expect, push=push, retry=retry, headers=headers, body=body)
         with response:
-            content = self._read(response, limit, method, url)
+            content = b"" if method == "HEAD" else self._read(response, limit, method, url)
         return Reply(response.status, response.headers, content, url)
 
     def _attempts(self, method: str, url: str, *, expect, push, retry, headers, body):
