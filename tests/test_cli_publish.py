@@ -16,20 +16,10 @@ import yaml
 
 from tests.projects import render
 from tests.conftest import require_tool
-from tests.registry import USERS, running_registry
+from tests.registry import USERS, environment, running_registry, yowasm
 
 WASM_TO_OCI_CONFIG = "application/vnd.wasm.config.v1+json"
 WASM_TO_OCI_LAYER = "application/vnd.wasm.content.layer.v1+wasm"
-
-
-def yowasm(*args: str, cwd: Path, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
-                          input=stdin, env=env, timeout=300)
-
-
-def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YOWASM_REGISTRY_")}
-    return {**env, "DOCKER_CONFIG": str(tmp_path / "docker-config"), **extra}
 
 
 def module(tmp_path: Path, size: int = 4096, name: str = "hello.wasm") -> Path:

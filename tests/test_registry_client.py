@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile_registry import PASSWORD, USER, Answer, HostileRegistry, TokenService, blob_digest
-from tests.registry import _self_signed
+from tests.registry import environment, self_signed, yowasm
 from yowasm.credentials import Credentials
 from yowasm.errors import RegistryError, YowasmError
 from yowasm.reference import Reference
@@ -28,16 +28,6 @@ from yowasm.transfer import publish, pull
 MODULE = b"\0asm\x01\0\0\0" + bytes(range(256)) * 16
 #: An address of this machine that is not loopback (the test network's).
 NON_LOOPBACK = "192.0.2.2"
-
-
-def yowasm(*args: str, cwd: Path, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
-                          input=stdin, env=env, timeout=120)
-
-
-def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YOWASM_REGISTRY_")}
-    return {**env, "DOCKER_CONFIG": str(tmp_path / "docker"), "HOME": str(tmp_path / "home"), **extra}
 
 
 def with_credentials(tmp_path: Path) -> dict[str, str]:
@@ -140,7 +130,7 @@ def test_a_token_realm_on_loopback_works_for_a_loopback_registry(tmp_path):
 
 
 def test_a_realm_that_steps_down_from_https_is_refused(tmp_path):
-    cert, key = _self_signed(tmp_path, "hostile")
+    cert, key = self_signed(tmp_path, "hostile")
     with TokenService() as tokens, HostileRegistry(tls=(cert, key), auth="token", realm=f"{tokens.origin}/token") as registry:
         result = yowasm("publish", str(wasm_file(tmp_path)), registry.ref(), "--ca-file", str(cert), cwd=tmp_path,
                         env=with_credentials(tmp_path))
@@ -149,7 +139,7 @@ def test_a_realm_that_steps_down_from_https_is_refused(tmp_path):
 
 
 def test_tls_registry_with_an_https_token_service(tmp_path):
-    cert, key = _self_signed(tmp_path, "hostile")
+    cert, key = self_signed(tmp_path, "hostile")
     with TokenService(tls=(cert, key)) as tokens, \
             HostileRegistry(tls=(cert, key), auth="token", realm=f"{tokens.origin}/token") as registry:
         result = yowasm("publish", str(wasm_file(tmp_path)), registry.ref(), "--ca-file", str(cert), cwd=tmp_path,
@@ -159,7 +149,7 @@ def test_tls_registry_with_an_https_token_service(tmp_path):
 
 
 def test_an_https_redirect_to_plain_http_is_refused(tmp_path, other_origin):
-    cert, key = _self_signed(tmp_path, "hostile")
+    cert, key = self_signed(tmp_path, "hostile")
     with HostileRegistry(tls=(cert, key)) as registry:
         registry.put_module("team/hello", "v1", MODULE)
         registry.fault = lambda reg, request: (Answer(302, {"Location": f"{other_origin.origin}/x"})
@@ -184,7 +174,7 @@ def test_plain_http_to_another_host_never_carries_credentials(tmp_path):
 
 
 def test_hints_carry_the_flags_that_were_needed(tmp_path):
-    cert, key = _self_signed(tmp_path, "hostile")
+    cert, key = self_signed(tmp_path, "hostile")
     with HostileRegistry(tls=(cert, key), auth="basic") as registry:
         result = yowasm("publish", str(wasm_file(tmp_path)), registry.ref(), "--ca-file", str(cert), cwd=tmp_path,
                         env=environment(tmp_path))
