@@ -223,7 +223,7 @@ class RegistryClient:
             try:
                 response, final_url = self._exchange(method, url, push=push, headers=headers, body=body)
             except TLSError as error:
-                if _plain_http_answer(error) and self._may_fall_back and url.startswith("https://"):
+                if _plain_http_answer(error) and self._may_fall_back and _origin(url) == self._home():
                     self._may_fall_back = False
                     self.scheme = "http"
                     url = "http://" + url[len("https://"):]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -42,12 +41,11 @@ def publish(module: Path, reference: Reference, connection: Connection, *,
     if reference.digest or not reference.tag:
         raise InvalidReferenceError(f"Invalid reference {str(reference)!r}: publishing needs a tag, not a digest.",
                                     hint="Example of a valid reference: ghcr.io/octocat/hello:v1.0.0")
-    with ThreadPoolExecutor(max_workers=1) as background:
-        # Hashing a large module takes about as long as importing the HTTP stack that
-        # RegistryClient loads; hashlib releases the GIL, so the two overlap.
-        hashing = background.submit(file_sha256, module)
-        client = RegistryClient(reference, connection)
-        layer_digest = hashing.result()
+    client = RegistryClient(reference, connection)
+    try:
+        layer_digest = file_sha256(module)
+    except OSError as error:
+        raise FileSystemError(f"Cannot read {literal(module)}: {error.strerror}.") from None
     size = module.stat().st_size
     config = artifact_config(layout, module, layer_digest)
     manifest = build_manifest(layout, module, size, layer_digest, config, annotations or {})
