@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping
 
 from yowasm.errors import UsageError, ValidationError
-from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host  # noqa: F401 - validate_host is model API
+from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
 
 
 class Choice(str, Enum):
