@@ -112,8 +112,9 @@ class Reference:
     @classmethod
     def parse(cls, text: str, *, default_tag: str | None = DEFAULT_TAG) -> Reference:
         def invalid(rule: str, example: str = "ghcr.io/octocat/hello:v1.0.0") -> InvalidReferenceError:
+            shown = text if len(text) <= 300 else f"{text[:300]}..."
             return InvalidReferenceError(
-                f"Invalid reference {text!r}: {rule}.", hint=f"Example of a valid reference: {example}"
+                f"Invalid reference {shown!r}: {rule}.", hint=f"Example of a valid reference: {example}"
             )
 
         scheme, rest = split_scheme(text)
