@@ -410,3 +410,13 @@ def test_registry_error_names_registry_request_and_problem(other_origin, tmp_pat
     with pytest.raises(RegistryError) as error:
         publish(wasm_file(tmp_path), Reference.parse(other_origin.ref()), Connection())
     assert other_origin.host in error.value.message and "POST /v2/team/hello/blobs/uploads/" in error.value.message
+
+
+@pytest.mark.parametrize("location, problem", [
+    ("/v2/team/hello/manifests/v1", "more than 5 redirects"),
+    ("ftp://127.0.0.1/x", "not an http(s) URL"),
+])
+def test_redirects_are_followed_only_so_far(other_origin, tmp_path, location, problem):
+    other_origin.fault = lambda reg, request: Answer(302, {"Location": location}) if "/manifests/" in request.path else None
+    result = yowasm("pull", other_origin.ref(), cwd=tmp_path, env=environment(tmp_path))
+    clean_failure(result, problem, "GET /v2/team/hello/manifests/v1")
