@@ -168,14 +168,17 @@ def _locked(target: Path) -> Iterator[None]:
         os.close(descriptor)  # closing releases the lock
 
 
-def _edit(change: Callable[[dict, Path], bool]) -> Path:
+def _edit(change: Callable[[dict], bool]) -> Path:
     """Apply CHANGE to the config under its lock; write it back (through a symlink,
-    to its target) when CHANGE says it changed something."""
+    to its target) when CHANGE says it changed something. A termination signal
+    meanwhile leaves the file as it was and no temporary file behind."""
+    from yowasm.signals import interrupt_on_signals
+
     path = docker_config_path()
     target = Path(os.path.realpath(path))
-    with _locked(target):
+    with interrupt_on_signals(), _locked(target):
         config = _read_config(target)
-        if change(config, target):
+        if change(config):
             try:
                 _write_private(target, json.dumps(config, indent=2) + "\n")
             except OSError as error:
@@ -187,7 +190,7 @@ def _edit(change: Callable[[dict, Path], bool]) -> Path:
 def store(registry: str, credentials: Credentials) -> Path:
     """Save credentials where `lookup` (and docker, oras, skopeo) find them."""
 
-    def add(config: dict, target: Path) -> bool:
+    def add(config: dict) -> bool:
         helper = _helper_for(config, registry)
         if helper:
             _helper_store(helper, registry, credentials)
@@ -203,7 +206,7 @@ def erase(registry: str) -> tuple[Path, bool]:
     """Forget the credentials for REGISTRY; whether there were any."""
     removed = False
 
-    def remove(config: dict, target: Path) -> bool:
+    def remove(config: dict) -> bool:
         nonlocal removed
         helper = _helper_for(config, registry)
         if helper:
