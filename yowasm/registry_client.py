@@ -27,7 +27,7 @@ from yowasm.credentials import Credentials
 from yowasm.errors import AuthError, FileSystemError, RegistryError, RegistryUnavailable, UsageError
 from yowasm.reference import TAG_RE, Reference, is_loopback
 from yowasm.text import literal, shell_command
-from yowasm.transport import ConnectionFailed, TimedOut, TLSError, Transport, TransportError
+from yowasm.transport import ConnectionFailed, TimedOut, TLSError, Transport, TransportError, plain_http_answer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -42,8 +42,6 @@ ATTEMPTS = 3
 TIMEOUT = 60
 REDIRECTS = 5
 _READ_BLOCK = 1024 * 1024
-#: How an HTTPS hello answered in plain HTTP shows in OpenSSL's errors.
-_PLAIN_HTTP_ANSWERS = ("WRONG_VERSION_NUMBER", "record layer failure", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST")
 _TOKEN_RE = re.compile(r"[\x21-\x7e]{1,16384}")
 _RANGE_RE = re.compile(r"(?:bytes=)?0-([0-9]{1,19})")
 
@@ -114,10 +112,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 def _loopback_host(hostname: str) -> bool:
     return is_loopback(f"[{hostname}]" if ":" in hostname else hostname)
-
-
-def _plain_http_answer(error: TransportError) -> bool:
-    return any(mark in error.reason for mark in _PLAIN_HTTP_ANSWERS)
 
 
 def _reason(error: BaseException) -> str:
@@ -215,7 +209,23 @@ class RegistryClient:
             content = b"" if method == "HEAD" else self._read(response, limit, method, url)
         return Reply(response.status, response.headers, content, url)
 
+    def _choose_scheme(self, url: str) -> str:
+        """On the first request to a registry on this machine: HTTPS, unless its port
+        answers a TLS hello in plain HTTP (then plain HTTP, as the Docker CLI does)."""
+        if not self._may_fall_back or _origin(url) != self._home():
+            return url
+        self._may_fall_back = False
+        try:
+            speaks_tls = self.transport.speaks_tls(url)
+        except TransportError:
+            return url  # unreachable: the request itself says so, with retries
+        if speaks_tls:
+            return url
+        self.scheme = "http"
+        return "http://" + url[len("https://"):]
+
     def _attempts(self, method: str, url: str, *, expect, push, retry, headers, body):
+        url = self._choose_scheme(url)
         attempts = ATTEMPTS if retry else 1
         attempt = 0
         while True:
@@ -223,13 +233,7 @@ class RegistryClient:
             try:
                 response, final_url = self._exchange(method, url, push=push, headers=headers, body=body)
             except TLSError as error:
-                if _plain_http_answer(error) and self._may_fall_back and _origin(url) == self._home():
-                    self._may_fall_back = False
-                    self.scheme = "http"
-                    url = "http://" + url[len("https://"):]
-                    attempt -= 1
-                    continue
-                if _plain_http_answer(error):
+                if plain_http_answer(error):
                     raise RegistryError(
                         f"{self.registry} does not speak HTTPS (it answered in plain HTTP).",
                         hint="Pass --plain-http (for a registry on this machine; other hosts also need --insecure).",

@@ -18,6 +18,15 @@ from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
 
+#: How an HTTPS hello answered in plain HTTP shows in OpenSSL's errors.
+_PLAIN_HTTP_ANSWERS = ("WRONG_VERSION_NUMBER", "record layer failure", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST")
+
+
+def plain_http_answer(error: BaseException) -> bool:
+    """Whether a TLS failure is a peer that answered the hello in plain HTTP."""
+    return any(mark in str(error.__cause__ or error) for mark in _PLAIN_HTTP_ANSWERS)
+
+
 class TransportError(Exception):
     """The request did not get an answer; `reason` says why, without URLs."""
 
@@ -190,6 +199,27 @@ class Transport:
                 connection.close()
 
         return Response(raw.status, raw.headers, raw, release)
+
+    def speaks_tls(self, url: str) -> bool:
+        """Whether the server at URL's origin answers a TLS hello in TLS; False when it
+        answers in plain HTTP. Only the hello is sent, so no certificates are loaded
+        for it (that costs more than the probe); the real connection verifies."""
+        if _proxy_for(url):
+            return True
+        _, host, port = _origin(url)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with socket.create_connection((host, port), timeout=self.timeout) as raw:
+                with context.wrap_socket(raw, server_hostname=host):
+                    return True
+        except ssl.SSLError as error:
+            return not plain_http_answer(error)  # another TLS failure: the verified attempt reports it
+        except (socket.timeout, TimeoutError) as error:
+            raise TimedOut() from error
+        except OSError as error:
+            raise ConnectionFailed() from error
 
     def close(self) -> None:
         for connection in self._connections.values():
