@@ -1,5 +1,5 @@
 """The command line: thin commands that read options, call one core function and
-render its result. Heavy libraries (copier, prompt_toolkit, requests, wasmtime) are
+render its result. Heavy libraries (copier, prompt_toolkit, wasmtime) are
 imported inside the commands so that `--help` and `--version` start fast."""
 
 from __future__ import annotations
@@ -311,7 +311,11 @@ def doctor(
         raise typer.Exit(1)
 
 
-_PLAIN_HTTP = typer.Option(False, "--plain-http", help="Use HTTP, not HTTPS (localhost only, unless --insecure).")
+_PLAIN_HTTP = typer.Option(
+    False, "--plain-http",
+    help="Use HTTP, not HTTPS (this machine only, unless --insecure; a registry on this machine that "
+    "answers HTTPS in plain HTTP is reached over HTTP without it). Same as writing http://HOST.",
+)
 _INSECURE = typer.Option(False, "--insecure", help="Skip TLS verification; allow --plain-http to other hosts.")
 _CA_FILE = typer.Option(None, "--ca-file", help="CA certificate (PEM) to verify the registry with.", dir_okay=False)
 
@@ -320,9 +324,9 @@ _CA_FILE = typer.Option(None, "--ca-file", help="CA certificate (PEM) to verify 
 def publish(
     module: Optional[Path] = typer.Argument(None, help="Module (default: the project's build/NAME.wasm).", show_default=False),
     reference: Optional[str] = typer.Argument(
-        None, help="HOST/NAMESPACE/NAME[:TAG] (default: the project's registry reference).", show_default=False
+        None, help="[http://]HOST/NAMESPACE/NAME[:TAG] (default: the project's registry reference).", show_default=False
     ),
-    tag: Optional[str] = typer.Option(None, "--tag", help="Tag [default: the git tag of HEAD, else canary]."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Tag [default: the git tag of HEAD, else latest]."),
     artifact_format: Optional[str] = typer.Option(
         None, "--artifact-format", help="wasm-to-oci | cncf [default: the project's, else wasm-to-oci]."
     ),
@@ -333,9 +337,9 @@ def publish(
 ) -> None:
     """Push a module to an OCI registry and print its reference and digest."""
     from yowasm import console
-    from yowasm.oci import parse_annotations
-    from yowasm.oci import publish as push
+    from yowasm.artifacts import parse_annotations
     from yowasm.publishing import connection_for, plan_publish
+    from yowasm.transfer import publish as push
 
     annotations = parse_annotations(annotation or [])
     plan = plan_publish(module, reference, tag=tag, artifact_format=artifact_format, folder=Path("."))
@@ -350,7 +354,7 @@ def publish(
 
 @app.command()
 def pull(
-    reference: str = typer.Argument(..., help="HOST/NAMESPACE/NAME[:TAG|@DIGEST]."),
+    reference: str = typer.Argument(..., help="[http://]HOST/NAMESPACE/NAME[:TAG|@DIGEST] (tag default: latest)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write [default: NAME.wasm]."),
     plain_http: bool = _PLAIN_HTTP,
     insecure: bool = _INSECURE,
@@ -358,9 +362,9 @@ def pull(
 ) -> None:
     """Fetch a module (either OCI layout), verify its digests, write it atomically."""
     from yowasm import console
-    from yowasm.oci import Reference
-    from yowasm.oci import pull as fetch
     from yowasm.publishing import connection_for
+    from yowasm.reference import Reference
+    from yowasm.transfer import pull as fetch
 
     parsed = Reference.parse(reference)
     connection = connection_for(parsed, plain_http=plain_http, insecure=insecure, ca_file=ca_file)
@@ -370,7 +374,7 @@ def pull(
 
 @app.command()
 def login(
-    host: str = typer.Argument(..., help="Registry HOST[:PORT], e.g. ghcr.io."),
+    host: str = typer.Argument(..., help="Registry [http(s)://]HOST[:PORT], e.g. ghcr.io."),
     username: Optional[str] = typer.Option(None, "--username", "-u", help="User name (asked if missing)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password or token from stdin."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Store without asking the registry to check them."),
@@ -385,13 +389,15 @@ def login(
     from yowasm import console
     from yowasm.credentials import Credentials
     from yowasm.errors import UsageError
-    from yowasm.model import validate_host
-    from yowasm.publishing import log_in
+    from yowasm.publishing import log_in, parse_login_host
+    from yowasm.text import shell_command
 
-    registry = "docker.io" if host in ("docker.io", "index.docker.io") else validate_host(host)
+    registry, scheme = parse_login_host(host)
+    plain_http = plain_http or scheme == "http"
     if username is None:
         if not console.is_interactive():
-            raise UsageError("Missing --username.", hint=f"Example: echo \"$TOKEN\" | yowasm login {host} --username octocat --password-stdin")
+            example = shell_command("yowasm", "login", host, "--username", "octocat", "--password-stdin")
+            raise UsageError("Missing --username.", hint=f"Example: echo \"$TOKEN\" | {example}")
         username = console.ask_text("Username")
     if password_stdin:
         password = sys.stdin.read().rstrip("\r\n")
@@ -402,7 +408,20 @@ def login(
     if not username or not password:
         raise UsageError("The user name and password must not be empty.", hint="Example: yowasm login ghcr.io -u octocat --password-stdin")
     console.show_logged_in(log_in(registry, Credentials(username, password), verify=not no_verify,
-                                  plain_http=plain_http, insecure=insecure, ca_file=ca_file))
+                                  plain_http=plain_http, insecure=insecure, ca_file=ca_file,
+                                  https_only=scheme == "https"))
+
+
+@app.command()
+def logout(
+    host: str = typer.Argument(..., help="Registry HOST[:PORT], e.g. ghcr.io."),
+) -> None:
+    """Forget the credentials stored for a registry (in the Docker config file or its
+    credential helper)."""
+    from yowasm import console
+    from yowasm.publishing import log_out, parse_login_host
+
+    console.show_logged_out(log_out(parse_login_host(host)[0]))
 
 
 @app.command()

@@ -13,11 +13,11 @@ from rich.tree import Tree
 
 if TYPE_CHECKING:
     from yowasm.build import BuildResult
-    from yowasm.oci import Published, Pulled
+    from yowasm.transfer import Published, Pulled
     from yowasm.doctor import Diagnosis
     from yowasm.errors import YowasmError
     from yowasm.questionnaire import AnswerCheck, Question
-    from yowasm.publishing import Login
+    from yowasm.publishing import Login, Logout
     from yowasm.scaffold import Scaffold
     from yowasm.updating import Update
     from yowasm.vcs import GitResult
@@ -277,6 +277,17 @@ def show_logged_in(login: Login) -> None:
                None: "not checked"}[login.accepted]
     out.print(f"[bold green]Logged in[/] to {escape(login.registry)} as {escape(login.username)} "
               f"({checked}; stored in {escape(str(login.path))})", soft_wrap=True)
+
+
+def show_logged_out(logout: Logout) -> None:
+    from yowasm.text import literal
+
+    if logout.removed:
+        out.print(f"[bold green]Logged out[/] of {escape(logout.registry)} (removed from "
+                  f"{escape(literal(logout.path))})", soft_wrap=True)
+    else:
+        out.print(f"Not logged in to {escape(logout.registry)} (nothing stored in {escape(literal(logout.path))})",
+                  soft_wrap=True)
 
 
 def ask_text(prompt: str) -> str:
