@@ -23,9 +23,9 @@ def main() -> None:
     from yowasm.startup import imports_uncollected
 
     with imports_uncollected("yowasm.cli"):
-        from yowasm.cli import app
+        from yowasm.cli import main as command_line
     try:
-        app(prog_name="yowasm")
+        command_line()
     except SystemExit as exit_:
         if exit_.code is not None and not isinstance(exit_.code, int):
             raise
