@@ -62,7 +62,7 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, response.headers, response.read()  # names case-insensitive
     finally:
         connection.close()
 

@@ -1,0 +1,315 @@
+"""The HTTP side of `yowasm serve`: uvicorn with its httptools (llhttp) parser.
+
+Chosen by measurement on a 2-core machine (README.md, bench/serve.py): of granian,
+uvicorn (httptools or h11), hypercorn and aiohttp, uvicorn + httptools was the fastest
+that is also strict: llhttp refuses Transfer-Encoding with Content-Length, a bad chunk,
+a bad or repeated Content-Length, and closes the connection; granian, faster still,
+handed a truncated chunked body to the application as if it were whole.
+
+What uvicorn does not bound, this module does: the time to receive a request head
+(slowloris; uvicorn's keep-alive timer only starts after a first response) and the time
+to receive a body; bodies, chunked or not, are capped by --max-body. Handlers run on a
+thread pool (a handler that loops until its timeout holds only its own thread), in
+--workers processes that share the listening socket and wasmtime's on-disk cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
+
+from yowasm import __version__
+from yowasm.errors import ServeError
+from yowasm.gateway import Gateway, Request, Response, Settings, plain
+from yowasm.text import literal
+from yowasm.wagi import Route
+
+LogAccess = Callable[[str, str, int, float], None]
+LogLine = Callable[[str], None]
+#: Status logged when the client went away before its response (as nginx logs it).
+CLIENT_GONE = 499
+#: File descriptors kept free for the handlers (each opens three) and the server itself.
+RESERVED_DESCRIPTORS = 64
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may hold: times in seconds, connections per worker process."""
+
+    head_timeout: float = 10.0
+    idle_timeout: float = 5.0
+    body_timeout: float = 30.0
+    max_connections: int = 1000
+    workers: int = os.cpu_count() or 1
+
+
+def connection_cap(wanted: int, slots: int) -> int:
+    """WANTED, lowered to what this process's file-descriptor limit leaves room for."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - RESERVED_DESCRIPTORS - 3 * slots))
+
+
+class _Config(uvicorn.Config):
+    head_timeout: float = 10.0
+
+
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for each request head."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # asyncio sets TCP_NODELAY only on sockets it made itself; without it the body,
+        # a second write after the headers, waits for the client's delayed ACK (40 ms).
+        connection = transport.get_extra_info("socket")
+        if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._arm_head_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_timer is None:  # a keep-alive connection's next request
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_head_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.config.head_timeout, self._head_too_slow)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()  # nothing was a request yet, so nothing is answered
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a worker process needs to build its gateway (picklable: workers are spawned)."""
+
+    routes: tuple[Route, ...]
+    settings: Settings
+    limits: Limits
+
+
+class GatewayApp:
+    """The ASGI application: reads the request (bounded), runs the handler on a thread,
+    sends the response. In worker processes it builds its gateway at start-up."""
+
+    def __init__(self, plan: _Plan, *, log_error: LogLine, access_logger: Callable[[], LogAccess],
+                 gateway: Gateway | None = None):
+        self.plan = plan
+        self.log_error = log_error
+        self.access_logger = access_logger
+        self.gateway = gateway
+        self.log_access: LogAccess | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self._last_resource_warning = 0.0
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "gateway": None, "log_access": None, "executor": None}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self._start()
+                except Exception as error:  # shown by the worker; the parent stops
+                    self.log_error(getattr(error, "message", str(error)))
+                    await send({"type": "lifespan.startup.failed", "message": ""})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.executor:
+                    self.executor.shutdown(wait=False, cancel_futures=True)
+                if self.gateway:
+                    self.gateway.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _start(self) -> None:
+        asyncio.get_running_loop().set_exception_handler(self._loop_exception)
+        if self.gateway is None:
+            self.gateway = Gateway(list(self.plan.routes), self.plan.settings, log_error=self.log_error)
+        self.executor = ThreadPoolExecutor(self.gateway.settings.slots, thread_name_prefix="handler")
+        self.log_access = self.access_logger()
+
+    def _loop_exception(self, loop, context: dict) -> None:
+        """One line, at most every few seconds, instead of a traceback per failed
+        accept() when the process is out of file descriptors (asyncio then waits a
+        second before accepting again, and connections queue in the backlog)."""
+        error = context.get("exception")
+        now = time.monotonic()
+        if isinstance(error, OSError) and now - self._last_resource_warning < 5:
+            return
+        self._last_resource_warning = now
+        detail = f": {error.strerror or error}" if isinstance(error, OSError) else f": {error}" if error else ""
+        self.log_error(f"{context.get('message', 'event loop error')}{detail}")
+
+    async def _http(self, scope, receive, send) -> None:
+        started = time.perf_counter()
+        method = scope["method"]
+        target = scope["raw_path"].decode("latin-1")
+        if scope["query_string"]:
+            target += "?" + scope["query_string"].decode("latin-1")
+        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        response, close = await self._respond(scope, receive, method, target, headers)
+        sent = await _send(send, response, close=close)
+        self.log_access(method, literal(target), response.status if sent else CLIENT_GONE,
+                        time.perf_counter() - started)
+
+    async def _respond(self, scope, receive, method: str, target: str,
+                       headers: tuple[tuple[str, str], ...]) -> tuple[Response, bool]:
+        settings, limits = self.gateway.settings, self.plan.limits
+        length = next((value for name, value in headers if name == "content-length"), None)
+        if length is not None and int(length) > settings.max_body:  # llhttp let only digits through
+            return plain(413, "Payload Too Large\n"), True
+        body = bytearray()
+        deadline = asyncio.get_running_loop().time() + limits.body_timeout
+        more = True
+        while more:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), max(remaining, 0))
+            except asyncio.TimeoutError:
+                return plain(408, "Request Timeout\n"), True
+            if message["type"] == "http.disconnect":
+                return plain(CLIENT_GONE, ""), True
+            body += message.get("body", b"")
+            if len(body) > settings.max_body:
+                return plain(413, "Payload Too Large\n"), True
+            more = message.get("more_body", False)
+        server, client = scope.get("server") or ("", 0), scope.get("client") or ("", 0)
+        request = Request(method, target, headers, bytes(body), (server[0], server[1]), (client[0], client[1]))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.gateway.handle, request), False
+
+
+async def _send(send, response: Response, *, close: bool) -> bool:
+    """Send RESPONSE; False if the client was gone."""
+    if response.status == CLIENT_GONE:
+        return False
+    headers = list(response.headers)
+    if response.status not in (204, 304):
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    if close:
+        headers.append((b"connection", b"close"))
+    try:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+    except OSError:
+        return False
+    return True
+
+
+def serve(routes: list[Route], settings: Settings, limits: Limits, address: tuple[str, int], *,
+          log_error: LogLine, access_logger: Callable[[], LogAccess],
+          on_ready: Callable[[str, list[tuple[str, str, str]]], None],
+          fetch_oci=None, on_gateway: Callable[[Gateway | None, Callable[[], None]], None] | None = None) -> None:
+    """Serve until interrupted (Ctrl-C or SIGTERM), then stop cleanly.
+
+    The routes are loaded here first, so that a broken module is reported before any
+    worker starts (and wasmtime's on-disk cache is warm for them). ON_GATEWAY is given
+    the in-process gateway (None with several workers) and a function that reloads
+    every worker."""
+    workers = max(1, limits.workers)
+    gateway = Gateway(routes, settings if workers == 1 else replace(settings, slots=1),
+                      log_error=log_error, fetch_oci=fetch_oci)
+    route_table = gateway.route_table
+    if workers > 1:
+        resolved = gateway.resolved_routes
+        gateway.close()
+        gateway = None
+    else:
+        resolved = routes
+    plan = _Plan(tuple(resolved), settings, limits)
+    app = GatewayApp(plan, log_error=log_error, access_logger=access_logger, gateway=gateway)
+    config = _Config(
+        app, host=address[0], port=address[1], http=_Protocol, loop="asyncio", lifespan="on",
+        log_config=None, log_level="warning", access_log=False, workers=workers, proxy_headers=False,
+        timeout_keep_alive=max(1, round(limits.idle_timeout)),
+        limit_concurrency=connection_cap(limits.max_connections, settings.slots),
+        server_header=False, headers=[("server", f"yowasm/{__version__}")],
+        timeout_graceful_shutdown=max(1, round(settings.timeout)),
+    )
+    config.head_timeout = limits.head_timeout
+    try:
+        listener = config.bind_socket()
+    except SystemExit:  # uvicorn has logged why
+        raise ServeError(f"Cannot listen on {address[0]}:{address[1]}.",
+                         hint="Choose another port with --listen 127.0.0.1:PORT.") from None
+    listener.listen(config.backlog)  # now, so that clients queue while the workers start
+    host, port = listener.getsockname()[:2]
+    try:
+        if workers == 1:
+            if on_gateway:
+                on_gateway(gateway, lambda: None)
+            on_ready(f"http://{host}:{port}", route_table)
+            uvicorn.Server(config).run(sockets=[listener])
+        else:
+            supervisor = Multiprocess(config, sockets=[listener])
+            if on_gateway:
+                on_gateway(None, lambda: os.kill(os.getpid(), signal.SIGHUP))  # the supervisor restarts each worker
+            on_ready(f"http://{host}:{port}", route_table)
+            supervisor.run()
+            if any(process.exitcode == 3 for process in supervisor.processes):
+                raise ServeError("A worker process could not start; see the messages above.")
+    finally:
+        listener.close()
+        if gateway is not None:
+            gateway.close()
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise ServeError(f"Invalid --listen {value!r}: must be HOST:PORT with a port from 1 to 65535.",
+                         hint="Example of a valid --listen: 127.0.0.1:3000", exit_code=2)
+    return host.strip("[]"), int(port)
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+          "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+
+
+def parse_size(value: str, option: str) -> int:
+    """A size in bytes, with an optional unit: 1048576, 1MiB, 512KiB, 2GB."""
+    text = value.strip().lower()
+    number = text.rstrip("kmgib")
+    unit = text[len(number):]
+    if not (number.isascii() and number.isdigit()) or unit not in _UNITS or int(number) == 0:
+        raise ServeError(f"Invalid {option} {value!r}: must be a positive number of bytes, optionally with "
+                         "a unit (KiB, MiB, GiB, KB, MB, GB).", hint=f"Example of a valid {option}: 16MiB",
+                         exit_code=2)
+    return int(number) * _UNITS[unit]
