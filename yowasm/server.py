@@ -128,7 +128,7 @@ class GatewayApp:
         self.gateway = gateway
         self.log_access: LogAccess | None = None
         self.executor: ThreadPoolExecutor | None = None
-        self._last_resource_warning = 0.0
+        self._last_warned: dict[str, float] = {}
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "gateway": None, "log_access": None, "executor": None}
@@ -166,16 +166,17 @@ class GatewayApp:
         self.log_access = self.access_logger()
 
     def _loop_exception(self, loop, context: dict) -> None:
-        """One line, at most every few seconds, instead of a traceback per failed
-        accept() when the process is out of file descriptors (asyncio then waits a
-        second before accepting again, and connections queue in the backlog)."""
-        error = context.get("exception")
+        """One line per kind of trouble at most every few seconds, never a traceback.
+        Out of file descriptors, asyncio logs each failed accept() (and retries each
+        a second later: connections wait in the backlog meanwhile)."""
+        message = context.get("message", "event loop error").split("(<")[0]  # no object reprs
         now = time.monotonic()
-        if isinstance(error, OSError) and now - self._last_resource_warning < 5:
+        if now - self._last_warned.get(message, -60.0) < 5:
             return
-        self._last_resource_warning = now
+        self._last_warned[message] = now
+        error = context.get("exception")
         detail = f": {error.strerror or error}" if isinstance(error, OSError) else f": {error}" if error else ""
-        self.log_error(f"{context.get('message', 'event loop error')}{detail}")
+        self.log_error(f"{message}{detail}")
 
     async def _http(self, scope, receive, send) -> None:
         started = time.perf_counter()
