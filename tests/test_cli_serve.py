@@ -479,7 +479,8 @@ def test_a_client_that_goes_away_is_an_access_log_line(behave):
 def rss(pid: int) -> int:
     """Resident memory of PID and its children, in bytes."""
     total = 0
-    for task in [pid, *(int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]:
+    children = [child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
+    for task in [pid, *map(int, children)]:
         for line in Path(f"/proc/{task}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
@@ -546,10 +547,11 @@ def test_the_connection_cap_answers_503(handlers):
 
 
 def test_workers_are_processes_and_a_dead_one_is_replaced(handlers):
-    with serving(handlers, "--workers", "2") as served:
-        def workers() -> list[int]:
-            children = Path(f"/proc/{served.process.pid}/task/{served.process.pid}/children").read_text().split()
-            return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    with serving(handlers, "--workers", "3") as served:
+        def workers() -> list[int]:  # besides the first process, which serves too
+            children = [pid for task in Path(f"/proc/{served.process.pid}/task").iterdir()
+                        for pid in (task / "children").read_text().split()]
+            return [int(pid) for pid in children if b"yowasm.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
         assert len(workers()) == 2
         os.kill(workers()[0], signal.SIGKILL)

@@ -322,7 +322,6 @@ def serve(
 ) -> None:
     """Serve WAGI handlers over HTTP (a project is built first if needed)."""
     import os
-    import threading
 
     from yowasm import console
     from yowasm.errors import UsageError
@@ -348,17 +347,13 @@ def serve(
     if project is not None:
         _build_if_stale(project)
 
-    def start_watching(gateway, reload_workers) -> None:
-        """In one process the gateway reloads in place; with workers, each is replaced."""
-        if gateway is None:
-            watch_project(project, reload_workers, log=console.log_line, stopped=threading.Event().wait)
-        else:
-            watch_project(project, lambda: gateway.reload(load_modules_toml(project.modules_toml)),
-                          log=console.log_line, stopped=gateway.wait_closed)
+    def start_watching(reload_all, stopped) -> None:
+        watch_project(project, reload_all, log=console.log_line, stopped=stopped)
 
     run_server(routes, settings, limits, address, log_error=console.log_line, access_logger=console.access_logger,
                fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file),
-               on_gateway=start_watching if watch else None, on_ready=console.show_serving)
+               reload_routes=(lambda: load_modules_toml(project.modules_toml)) if project else None,
+               on_serving=start_watching if watch else None, on_ready=console.show_serving)
 
 
 def main() -> None:

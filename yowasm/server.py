@@ -17,20 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import resource
 import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.supervisors import Multiprocess
 
 from yowasm import __version__
-from yowasm.errors import ServeError
+from yowasm.errors import ServeError, YowasmError
 from yowasm.gateway import Gateway, Request, Response, Settings, plain
 from yowasm.text import literal
 from yowasm.wagi import Route
@@ -117,21 +120,18 @@ class _Plan:
 
 
 class GatewayApp:
-    """The ASGI application: reads the request (bounded), runs the handler on a thread,
-    sends the response. In worker processes it builds its gateway at start-up."""
+    """The ASGI application: reads the request (bounded), runs the handler on a thread
+    of its own, sends the response."""
 
     def __init__(self, plan: _Plan, *, log_error: LogLine, access_logger: Callable[[], LogAccess],
-                 gateway: Gateway | None = None):
+                 gateway: Gateway):
         self.plan = plan
         self.log_error = log_error
         self.access_logger = access_logger
         self.gateway = gateway
-        self.log_access: LogAccess | None = None
+        self.log_access: LogAccess = lambda method, path, status, seconds: None
         self.executor: ThreadPoolExecutor | None = None
         self._last_warned: dict[str, float] = {}
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "gateway": None, "log_access": None, "executor": None}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -143,27 +143,15 @@ class GatewayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                try:
-                    self._start()
-                except Exception as error:  # shown by the worker; the parent stops
-                    self.log_error(getattr(error, "message", str(error)))
-                    await send({"type": "lifespan.startup.failed", "message": ""})
-                    return
+                asyncio.get_running_loop().set_exception_handler(self._loop_exception)
+                self.executor = ThreadPoolExecutor(self.gateway.settings.slots, thread_name_prefix="handler")
+                self.log_access = self.access_logger()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.executor:
                     self.executor.shutdown(wait=False, cancel_futures=True)
-                if self.gateway:
-                    self.gateway.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    def _start(self) -> None:
-        asyncio.get_running_loop().set_exception_handler(self._loop_exception)
-        if self.gateway is None:
-            self.gateway = Gateway(list(self.plan.routes), self.plan.settings, log_error=self.log_error)
-        self.executor = ThreadPoolExecutor(self.gateway.settings.slots, thread_name_prefix="handler")
-        self.log_access = self.access_logger()
 
     def _loop_exception(self, loop, context: dict) -> None:
         """One line per kind of trouble at most every few seconds, never a traceback.
@@ -236,60 +224,160 @@ async def _send(send, response: Response, *, close: bool) -> bool:
 
 def serve(routes: list[Route], settings: Settings, limits: Limits, address: tuple[str, int], *,
           log_error: LogLine, access_logger: Callable[[], LogAccess],
-          on_ready: Callable[[str, list[tuple[str, str, str]]], None],
-          fetch_oci=None, on_gateway: Callable[[Gateway | None, Callable[[], None]], None] | None = None) -> None:
+          on_ready: Callable[[str, list[tuple[str, str, str]]], None], fetch_oci=None,
+          reload_routes: Callable[[], list[Route]] | None = None,
+          on_serving: Callable[[Callable[[], None], Callable[[float], bool]], None] | None = None) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM), then stop cleanly.
 
-    The routes are loaded here first, so that a broken module is reported before any
-    worker starts (and wasmtime's on-disk cache is warm for them). ON_GATEWAY is given
-    the in-process gateway (None with several workers) and a function that reloads
-    every worker."""
-    workers = max(1, limits.workers)
-    gateway = Gateway(routes, settings if workers == 1 else replace(settings, slots=1),
-                      log_error=log_error, fetch_oci=fetch_oci)
-    route_table = gateway.route_table
-    if workers > 1:
-        resolved = gateway.resolved_routes
+    This process loads the routes first (a broken module is reported before any other
+    worker starts, and wasmtime's on-disk cache is warm for them), then serves as the
+    first worker; --workers - 1 more processes serve the same socket. ON_SERVING is
+    given a function that reloads every worker (from RELOAD_ROUTES) and one that waits
+    up to some seconds and says whether serving has stopped."""
+    gateway = Gateway(routes, settings, log_error=log_error, fetch_oci=fetch_oci)
+    plan = _Plan(tuple(gateway.resolved_routes), settings, limits)
+    try:
+        listener = socket.create_server(address, family=socket.AF_INET6 if ":" in address[0] else socket.AF_INET,
+                                        backlog=2048)
+    except OSError as error:
         gateway.close()
-        gateway = None
-    else:
-        resolved = routes
-    plan = _Plan(tuple(resolved), settings, limits)
-    app = GatewayApp(plan, log_error=log_error, access_logger=access_logger, gateway=gateway)
-    config = _Config(
-        app, host=address[0], port=address[1], http=_Protocol, loop="asyncio", lifespan="on",
-        log_config=None, log_level="warning", access_log=False, workers=workers, proxy_headers=False,
-        timeout_keep_alive=max(1, round(limits.idle_timeout)),
-        limit_concurrency=connection_cap(limits.max_connections, settings.slots),
-        server_header=False, headers=[("server", f"yowasm/{__version__}")],
-        timeout_graceful_shutdown=max(1, round(settings.timeout)),
-    )
-    config.head_timeout = limits.head_timeout
-    try:
-        listener = config.bind_socket()
-    except SystemExit:  # uvicorn has logged why
-        raise ServeError(f"Cannot listen on {address[0]}:{address[1]}.",
+        raise ServeError(f"Cannot listen on {address[0]}:{address[1]}: {error.strerror}.",
                          hint="Choose another port with --listen 127.0.0.1:PORT.") from None
-    listener.listen(config.backlog)  # now, so that clients queue while the workers start
-    host, port = listener.getsockname()[:2]
+    workers = _Workers(plan, listener, log_error=log_error, access_logger=access_logger)
+
+    def reload_all() -> None:
+        gateway.reload(reload_routes() if reload_routes else routes)
+        workers.reload()
+
     try:
-        if workers == 1:
-            if on_gateway:
-                on_gateway(gateway, lambda: None)
-            on_ready(f"http://{host}:{port}", route_table)
-            uvicorn.Server(config).run(sockets=[listener])
-        else:
-            supervisor = Multiprocess(config, sockets=[listener])
-            if on_gateway:
-                on_gateway(None, lambda: os.kill(os.getpid(), signal.SIGHUP))  # the supervisor restarts each worker
-            on_ready(f"http://{host}:{port}", route_table)
-            supervisor.run()
-            if any(process.exitcode == 3 for process in supervisor.processes):
-                raise ServeError("A worker process could not start; see the messages above.")
+        workers.start(max(0, limits.workers - 1))
+        if on_serving:
+            on_serving(reload_all, gateway.wait_closed)
+        on_ready("http://{}:{}".format(*listener.getsockname()[:2]), gateway.route_table)
+        app = GatewayApp(plan, log_error=log_error, access_logger=access_logger, gateway=gateway)
+        uvicorn.Server(_config(app, plan)).run(sockets=[listener])
     finally:
+        workers.stop()
         listener.close()
-        if gateway is not None:
-            gateway.close()
+        gateway.close()
+
+
+def _config(app: GatewayApp, plan: _Plan) -> _Config:
+    config = _Config(
+        app, http=_Protocol, loop="asyncio", lifespan="on", log_config=None, log_level="warning",
+        access_log=False, proxy_headers=False, timeout_keep_alive=max(1, round(plan.limits.idle_timeout)),
+        limit_concurrency=connection_cap(plan.limits.max_connections, plan.settings.slots),
+        server_header=False, headers=[("server", f"yowasm/{__version__}")],
+        timeout_graceful_shutdown=max(1, round(plan.settings.timeout)),
+    )
+    config.head_timeout = plan.limits.head_timeout
+    return config
+
+
+class _Workers:
+    """The other worker processes: each a fresh `python -m yowasm.server` given the
+    plan on stdin and the listening socket, replaced if it dies, told to reload with
+    SIGHUP, stopped with this process (and on their own if this process vanishes).
+
+    Not uvicorn's Multiprocess supervisor: its idle parent process and
+    multiprocessing's resource tracker cost 60 MB of the 100 MB budget."""
+
+    def __init__(self, plan: _Plan, listener: socket.socket, *, log_error: LogLine,
+                 access_logger: Callable[[], LogAccess]):
+        self._payload = pickle.dumps((plan, log_error, access_logger))
+        self._listener = listener
+        self._log_error = log_error
+        self._processes: list[subprocess.Popen] = []
+        self._stopping = threading.Event()
+
+    def start(self, count: int) -> None:
+        self._processes = [self._spawn() for _ in range(count)]
+        if count:
+            threading.Thread(target=self._supervise, daemon=True, name="workers").start()
+
+    def _spawn(self) -> subprocess.Popen:
+        descriptor = self._listener.fileno()
+        process = subprocess.Popen([sys.executable, "-m", "yowasm.server", str(descriptor), str(os.getpid())],
+                                   stdin=subprocess.PIPE, pass_fds=(descriptor,), start_new_session=True)
+        process.stdin.write(self._payload)
+        process.stdin.close()
+        return process
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            for index, process in enumerate(self._processes):
+                code = process.poll()
+                if code is None or self._stopping.is_set():
+                    continue
+                if code == STARTUP_FAILURE:
+                    self._log_error(f"Worker {process.pid} could not start; serving with one worker fewer.")
+                    self._processes[index] = _Gone(code)
+                elif not isinstance(process, _Gone):
+                    self._log_error(f"Worker {process.pid} stopped (exit code {code}); starting another.")
+                    self._processes[index] = self._spawn()
+
+    def reload(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGHUP)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for process in self._processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class _Gone:
+    """A worker that could not start and is not tried again."""
+
+    def __init__(self, code: int):
+        self.returncode = code
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
+
+
+STARTUP_FAILURE = 3
+
+
+def _worker(descriptor: int, parent: int) -> None:
+    """One more worker process (see _Workers)."""
+    plan, log_error, access_logger = pickle.load(sys.stdin.buffer)
+    listener = socket.socket(fileno=descriptor)
+    try:
+        gateway = Gateway(list(plan.routes), plan.settings, log_error=log_error)
+    except YowasmError as error:
+        log_error(error.message)
+        sys.exit(STARTUP_FAILURE)
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def reload() -> None:
+        try:
+            gateway.reload(list(plan.routes))
+        except YowasmError as error:
+            log_error(f"Reload failed, still serving the last good module: {error.message}")
+
+    threading.Thread(target=orphaned, daemon=True, name="orphaned").start()
+    signal.signal(signal.SIGHUP, lambda number, frame: threading.Thread(target=reload).start())
+    app = GatewayApp(plan, log_error=log_error, access_logger=access_logger, gateway=gateway)
+    try:
+        uvicorn.Server(_config(app, plan)).run(sockets=[listener])
+    finally:
+        gateway.close()
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -314,3 +402,7 @@ def parse_size(value: str, option: str) -> int:
                          "a unit (KiB, MiB, GiB, KB, MB, GB).", hint=f"Example of a valid {option}: 16MiB",
                          exit_code=2)
     return int(number) * _UNITS[unit]
+
+
+if __name__ == "__main__":
+    _worker(int(sys.argv[1]), int(sys.argv[2]))
