@@ -25,6 +25,7 @@ Other work on the machine moves every figure: run it a few times.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -46,7 +47,8 @@ GOAL_RATIO, GOAL_P99 = 0.9, {8: 10.0, 32: 40.0}
 GOAL_RSS = 100 * 1024 * 1024
 
 
-def wrk(port: int, path: str, connections: int, seconds: float) -> dict:
+def wrk(port: int, path: str, connections: int, seconds: float, pid: int) -> dict:
+    cpu_before = cpu_seconds(pid)
     result = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{round(seconds)}s",
                              "--latency", f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True)
     out = result.stdout
@@ -57,23 +59,47 @@ def wrk(port: int, path: str, connections: int, seconds: float) -> dict:
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return {"rate": rate, "p99": p99_ms, "errors": errors}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu = (cpu_seconds(pid) - cpu_before) / max(requests, 1) * 1e6
+    return {"rate": rate, "p99": p99_ms, "errors": errors, "cpu": cpu}
+
+
+def tree(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of PID and its descendants: a figure other load on the
+    machine moves far less than requests per second."""
+    ticks = 0
+    for current in tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def memory(pid: int) -> tuple[int, int]:
     """RSS and PSS in bytes of PID and its descendants."""
     rss = pss = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+    for current in tree(pid):
         try:
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
                     rss += int(line.split()[1]) * 1024
                 elif line.startswith("Pss:"):
                     pss += int(line.split()[1]) * 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
     return rss, pss
@@ -115,7 +141,7 @@ def start_server(project: Path, workers: int | None) -> tuple[subprocess.Popen, 
             time.sleep(0.1)
 
 
-def wasm_floor(module: Path, seconds: float) -> float:
+def wasm_floor(module: Path, seconds: float) -> tuple[float, float]:
     """Requests per second of the gateway's own handler path, one thread, no HTTP."""
     from yowasm.gateway import Gateway, Request, Settings
     from yowasm.wagi import single_module
@@ -129,7 +155,7 @@ def wasm_floor(module: Path, seconds: float) -> float:
         gateway.close()
 
 
-def callback_floor(module: Path, seconds: float) -> float:
+def callback_floor(module: Path, seconds: float) -> tuple[float, float]:
     """Issue 11's floor: instantiate + run with a Python stdout callback."""
     import wasmtime
 
@@ -151,15 +177,16 @@ def callback_floor(module: Path, seconds: float) -> float:
     return _rate(once, seconds)
 
 
-def _rate(call, seconds: float) -> float:
+def _rate(call, seconds: float) -> tuple[float, float]:
+    """Calls per second, and CPU microseconds per call."""
     for _ in range(50):
         call()
-    count, started = 0, time.perf_counter()
+    count, started, cpu = 0, time.perf_counter(), time.process_time()
     while (elapsed := time.perf_counter() - started) < seconds:
         for _ in range(50):
             call()
         count += 50
-    return count / elapsed
+    return count / elapsed, (time.process_time() - cpu) / count * 1e6
 
 
 def spread(values: list[float], digits: int = 0) -> str:
@@ -191,11 +218,12 @@ def main() -> None:
                 server, port = start_server(project, options.workers)
                 peak = PeakMemory(server.pid)
                 try:
-                    wrk(port, "/hello", 8, 1)  # warm
+                    wrk(port, "/hello", 8, 1, server.pid)  # warm
                     for connections in CONNECTIONS:
-                        add((language, connections), wrk(port, "/hello", connections, options.seconds))
+                        add((language, connections), wrk(port, "/hello", connections, options.seconds, server.pid))
                         if language == "c":
-                            add(("http floor", connections), wrk(port, "/healthz", connections, options.seconds))
+                            add(("http floor", connections),
+                                wrk(port, "/healthz", connections, options.seconds, server.pid))
                 finally:
                     add((language, "memory"), peak.stop())
                     server.terminate()
@@ -203,22 +231,27 @@ def main() -> None:
                 add((language, "wasm floor"), wasm_floor(project / "build/hello.wasm", options.seconds))
                 add((language, "callback floor"), callback_floor(project / "build/hello.wasm", options.seconds))
 
-    print(f"\n{'what':<12}{'conns':>6}{'req/s min/med/max':>24}{'p99 ms min/med/max':>24}{'errors':>8}")
+    print(f"\n{'what':<12}{'conns':>6}{'req/s min/med/max':>22}{'p99 ms min/med/max':>22}"
+          f"{'CPU us/req':>12}{'errors':>8}")
     for name in ("c", "rust", "http floor"):
         for connections in CONNECTIONS:
             runs = figures[(name, connections)]
-            print(f"{name:<12}{connections:>6}{spread([r['rate'] for r in runs]):>24}"
-                  f"{spread([r['p99'] for r in runs], 1):>24}{sum(r['errors'] for r in runs):>8}")
+            print(f"{name:<12}{connections:>6}{spread([r['rate'] for r in runs]):>22}"
+                  f"{spread([r['p99'] for r in runs], 1):>22}{statistics.median(r['cpu'] for r in runs):>12.0f}"
+                  f"{sum(r['errors'] for r in runs):>8}")
     for language in ("c", "rust"):
-        print(f"{language + ' wasm floor':<18}{spread(figures[(language, 'wasm floor')]):>24}  (one thread, in-process, gateway path)")
-        print(f"{language + ' cb floor':<18}{spread(figures[(language, 'callback floor')]):>24}  (issue 11's: stdout callback)")
+        for kind, note in (("wasm floor", "one thread, in-process, the gateway's handler path"),
+                           ("callback floor", "issue 11's: stdout callback, 2 variables")):
+            runs = figures[(language, kind)]
+            print(f"{language + ' ' + kind:<18}{spread([r[0] for r in runs]):>22}{'':>22}"
+                  f"{statistics.median(r[1] for r in runs):>12.0f}  ({note})")
         rss = [peak[0] / 2**20 for peak in figures[(language, "memory")]]
         pss = [peak[1] / 2**20 for peak in figures[(language, "memory")]]
-        print(f"{language + ' peak MB':<18}{'RSS ' + spread(rss):>24}{'PSS ' + spread(pss):>24}")
+        print(f"{language + ' peak MB':<18}{'RSS ' + spread(rss):>22}{'PSS ' + spread(pss):>22}")
 
     c8 = statistics.median(r["rate"] for r in figures[("c", 8)])
-    floor = statistics.median(figures[("c", "wasm floor")])
-    callback = statistics.median(figures[("c", "callback floor")])
+    floor = statistics.median(r[0] for r in figures[("c", "wasm floor")])
+    callback = statistics.median(r[0] for r in figures[("c", "callback floor")])
     print()
     verdicts = [(f"C at 8 connections: {c8:.0f} req/s = {c8 / floor:.2f}x the wasm floor "
                  f"({c8 / callback:.2f}x issue 11's callback floor); goal >= {GOAL_RATIO}x", c8 >= GOAL_RATIO * floor)]
@@ -231,6 +264,9 @@ def main() -> None:
                      f"goal RSS <= {GOAL_RSS / 2**20:.0f} MB", rss <= GOAL_RSS))
     errors = sum(r["errors"] for key, runs in figures.items() if key[1] in CONNECTIONS for r in runs)
     verdicts.append((f"errors (non-2xx, socket): {errors}", errors == 0))
+    load = os.getloadavg()[0]
+    print(f"load average now {load:.1f} on {os.cpu_count()} cores" + ("  (busy machine: figures are low and noisy)"
+                                                                    if load > os.cpu_count() else ""))
     for text, holds in verdicts:
         print(f"{'holds' if holds else 'MISSED':>6}  {text}")
 

@@ -321,8 +321,6 @@ def serve(
     ca_file: Optional[Path] = _CA_FILE,
 ) -> None:
     """Serve WAGI handlers over HTTP (a project is built first if needed)."""
-    import os
-
     from yowasm import console
     from yowasm.errors import UsageError
     from yowasm.gateway import Settings
@@ -335,7 +333,7 @@ def serve(
 
     address = parse_listen(listen)
     limits = Limits(head_timeout=head_timeout, idle_timeout=idle_timeout, body_timeout=body_timeout,
-                    max_connections=max_connections, workers=workers or os.cpu_count() or 1)
+                    max_connections=max_connections, **({"workers": workers} if workers else {}))
     variables = [*(parse_env_file(env_file) if env_file else []), *parse_env(env or [])]
     settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body,
                         max_response=parse_size(max_response, "--max-response"),

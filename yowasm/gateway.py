@@ -322,9 +322,9 @@ class Gateway:
             config.env = env
             for guest, host in loaded.route.volumes:
                 config.preopen_dir(str(host), guest)
-            if body:
+            if body:  # without one, stdin is wasmtime's empty stream: no file to open
                 os.pwrite(slot.stdin, body, 0)
-            config.stdin_file = f"/proc/self/fd/{slot.stdin}"
+                config.stdin_file = f"/proc/self/fd/{slot.stdin}"
             config.stdout_file = f"/proc/self/fd/{slot.stdout}"
             config.stderr_file = f"/proc/self/fd/{slot.stderr}"
             store = wasmtime.Store(slot.engine)

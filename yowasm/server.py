@@ -54,7 +54,7 @@ class Limits:
     idle_timeout: float = 5.0
     body_timeout: float = 30.0
     max_connections: int = 1000
-    workers: int = os.cpu_count() or 1
+    workers: int = len(os.sched_getaffinity(0))  # the cores this process may run on
 
 
 def connection_cap(wanted: int, slots: int) -> int:
@@ -285,7 +285,7 @@ class _Workers:
     def __init__(self, plan: _Plan, listener: socket.socket, *, log_error: LogLine,
                  access_logger: Callable[[], LogAccess]):
         self._payload = pickle.dumps((plan, log_error, access_logger))
-        self._listener = listener
+        self._listener = os.dup(listener.fileno())  # its own: uvicorn closes the socket when it stops
         self._log_error = log_error
         self._processes: list[subprocess.Popen] = []
         self._stopping = threading.Event()
@@ -295,24 +295,27 @@ class _Workers:
         if count:
             threading.Thread(target=self._supervise, daemon=True, name="workers").start()
 
-    def _spawn(self) -> subprocess.Popen:
-        descriptor = self._listener.fileno()
-        process = subprocess.Popen([sys.executable, "-m", "yowasm.server", str(descriptor), str(os.getpid())],
-                                   stdin=subprocess.PIPE, pass_fds=(descriptor,), start_new_session=True)
-        process.stdin.write(self._payload)
-        process.stdin.close()
+    def _spawn(self) -> subprocess.Popen | _Gone:
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "yowasm.server", str(self._listener), str(os.getpid())],
+                                       stdin=subprocess.PIPE, pass_fds=(self._listener,), start_new_session=True)
+            process.stdin.write(self._payload)
+            process.stdin.close()
+        except (OSError, ValueError) as error:  # out of processes, memory or descriptors
+            self._log_error(f"Cannot start a worker process: {getattr(error, 'strerror', None) or error}")
+            return _Gone(STARTUP_FAILURE)
         return process
 
     def _supervise(self) -> None:
         while not self._stopping.wait(0.5):
             for index, process in enumerate(self._processes):
                 code = process.poll()
-                if code is None or self._stopping.is_set():
+                if code is None or isinstance(process, _Gone) or self._stopping.is_set():
                     continue
                 if code == STARTUP_FAILURE:
                     self._log_error(f"Worker {process.pid} could not start; serving with one worker fewer.")
                     self._processes[index] = _Gone(code)
-                elif not isinstance(process, _Gone):
+                else:
                     self._log_error(f"Worker {process.pid} stopped (exit code {code}); starting another.")
                     self._processes[index] = self._spawn()
 
@@ -332,6 +335,7 @@ class _Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        os.close(self._listener)
 
 
 class _Gone:
@@ -339,6 +343,9 @@ class _Gone:
 
     def __init__(self, code: int):
         self.returncode = code
+
+    def send_signal(self, number: int) -> None:
+        pass
 
     def poll(self) -> int:
         return self.returncode
