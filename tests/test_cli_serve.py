@@ -303,10 +303,12 @@ def test_watch_rebuilds_and_reloads_and_survives_a_broken_build(tmp_path):
             time.sleep(0.2)
         return False
 
-    with serving(project, "--watch", cwd=project) as (port, log):
+    with serving(project, "--watch", "--workers", "2", cwd=project) as (port, log):
         assert request(port, "GET", "/x")[2] == b"Hello from hello-wasm! You sent GET /x\n"
         edit("Hello from", "Howdy from")
         assert body_becomes(port, b"Howdy from hello-wasm! You sent GET /x\n"), log.read_text()
+        assert logged(log, "reloaded its modules")  # the other worker too
+        assert all(request(port, "GET", "/x")[2] == b"Howdy from hello-wasm! You sent GET /x\n" for _ in range(10))
         edit("return snprintf", "return this is not C; snprintf")
         assert logged(log, "Rebuild failed, still serving the last good module")
         assert request(port, "GET", "/x")[2] == b"Howdy from hello-wasm! You sent GET /x\n"

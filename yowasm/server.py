@@ -48,7 +48,8 @@ RESERVED_DESCRIPTORS = 64
 
 @dataclass(frozen=True)
 class Limits:
-    """What one client may hold: times in seconds, connections per worker process."""
+    """Bounds on what clients may hold (times in seconds, connections per worker
+    process), and how many worker processes serve."""
 
     head_timeout: float = 10.0
     idle_timeout: float = 5.0
@@ -184,11 +185,13 @@ class GatewayApp:
         length = next((value for name, value in headers if name == "content-length"), None)
         if length is not None and int(length) > settings.max_body:  # llhttp let only digits through
             return plain(413, "Payload Too Large\n"), True
+        chunked = any(name == "transfer-encoding" for name, _ in headers)
         body = bytearray()
-        deadline = asyncio.get_running_loop().time() + limits.body_timeout
-        more = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.body_timeout
+        more = chunked or length not in (None, "0")  # else there is no body to wait for
         while more:
-            remaining = deadline - asyncio.get_running_loop().time()
+            remaining = deadline - loop.time()
             try:
                 message = await asyncio.wait_for(receive(), max(remaining, 0))
             except asyncio.TimeoutError:
@@ -201,7 +204,6 @@ class GatewayApp:
             more = message.get("more_body", False)
         server, client = scope.get("server") or ("", 0), scope.get("client") or ("", 0)
         request = Request(method, target, headers, bytes(body), (server[0], server[1]), (client[0], client[1]))
-        loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self.gateway.handle, request), False
 
 
@@ -375,8 +377,9 @@ def _worker(descriptor: int, parent: int) -> None:
     def reload() -> None:
         try:
             gateway.reload(list(plan.routes))
+            log_error(f"Worker {os.getpid()} reloaded its modules")
         except YowasmError as error:
-            log_error(f"Reload failed, still serving the last good module: {error.message}")
+            log_error(f"Worker {os.getpid()}: reload failed, still serving the last good module: {error.message}")
 
     threading.Thread(target=orphaned, daemon=True, name="orphaned").start()
     signal.signal(signal.SIGHUP, lambda number, frame: threading.Thread(target=reload).start())
