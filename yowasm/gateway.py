@@ -89,15 +89,6 @@ class LoadedRoute:
 LogLine = Callable[[str], None]
 
 
-def _engine():
-    import wasmtime
-
-    config = wasmtime.Config()
-    config.cache = True  # compiled code is shared through wasmtime's on-disk cache
-    config.epoch_interruption = True
-    return wasmtime.Engine(config)
-
-
 class Slot:
     """Room for one running handler: its own engine (and so its own epoch), its
     modules compiled for that engine, and memory files for stdin, stdout and stderr."""
@@ -105,7 +96,9 @@ class Slot:
     def __init__(self) -> None:
         import wasmtime
 
-        self.engine = _engine()
+        from yowasm.wasm import new_interruptible_engine
+
+        self.engine = new_interruptible_engine()
         self.linker = wasmtime.Linker(self.engine)
         self.linker.define_wasi()
         self.compiled: dict[tuple[str, int], object] = {}
