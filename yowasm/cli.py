@@ -314,7 +314,7 @@ def serve(
     idle_timeout: float = typer.Option(5.0, "--idle-timeout", help="Seconds an idle keep-alive connection stays open.", min=1),
     body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a client has to send a request's body (else 408).", min=0.1),
     max_connections: int = typer.Option(1000, "--max-connections", help="Open connections per worker (else 503); lowered to what the file-descriptor limit allows.", min=1),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes.  [default: number of cores]", min=1),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes serving the same socket.", show_default="number of cores", min=1),
     watch: bool = typer.Option(False, "--watch", help="Rebuild and reload a project when its sources change."),
     plain_http: bool = _PLAIN_HTTP,
     insecure: bool = _INSECURE,
