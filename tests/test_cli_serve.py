@@ -32,13 +32,14 @@ def behave(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def handlers(tmp_path_factory) -> Path:
     """A modules.toml of the WAT handlers: /echo/... writes its request body back as
-    its whole CGI response; /flood writes forever; /hog... grow memory by 200 MiB."""
+    its whole CGI response; /flood... write forever; /hog... grow memory by 200 MiB."""
     folder = tmp_path_factory.mktemp("handlers")
     for name in ("echo", "flood", "hog"):
         compile_wat(folder, name, (MODULES / f"{name}.wat").read_text())
     (folder / "modules.toml").write_text(
         '[[module]]\nroute = "/echo/..."\nmodule = "echo.wasm"\n'
         '[[module]]\nroute = "/flood"\nmodule = "flood.wasm"\n'
+        '[[module]]\nroute = "/flood-stderr"\nmodule = "flood.wasm"\nentrypoint = "stderr"\n'
         '[[module]]\nroute = "/hog"\nmodule = "hog.wasm"\nentrypoint = "allocate"\n'
         '[[module]]\nroute = "/hog-trap"\nmodule = "hog.wasm"\nentrypoint = "allocate_and_trap"\n'
     )
@@ -489,10 +490,11 @@ def rss(pid: int) -> int:
     return total
 
 
-def test_output_past_max_response_is_a_502_and_the_handler_is_stopped(handlers):
+@pytest.mark.parametrize("path", ["/flood", "/flood-stderr"])
+def test_output_past_max_response_is_a_502_and_the_handler_is_stopped(handlers, path):
     with serving(handlers, "--max-response", "1MiB", "--timeout", "120", "--workers", "1") as served:
         idle = rss(served.process.pid)
-        status, _, body = request(served.port, "GET", "/flood")  # would run two minutes if not stopped
+        status, _, body = request(served.port, "GET", path)  # would run two minutes if not stopped
         assert status == 502 and b"too large" in body
         assert logged(served.log, "wrote more than --max-response 1,048,576 bytes")
         assert rss(served.process.pid) < idle + 32 * 1024 * 1024

@@ -108,3 +108,29 @@ def test_listen():
     assert parse_listen("[::1]:8080") == ("::1", 8080)
     with pytest.raises(ServeError, match="HOST:PORT"):
         parse_listen("3000")
+
+
+def test_a_handlers_stderr_reaches_the_log_spelled_out(tmp_path):
+    from tests.conftest import compile_wat
+    from yowasm.gateway import Gateway, Request, Settings
+    from yowasm.wagi import single_module
+
+    module = compile_wat(tmp_path, "stderr", r"""
+      (module
+        (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 100) "\1b]52;c;ZXZpbA==\07 sneaky\nContent-Type: text/plain\n\nok")
+        (func (export "_start")
+          (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 24))
+          (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+          (i32.store (i32.const 0) (i32.const 124)) (i32.store (i32.const 4) (i32.const 28))
+          (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+    """)
+    lines: list[str] = []
+    gateway = Gateway(single_module(module), Settings(slots=1), log_error=lines.append)
+    try:
+        response = gateway.handle(Request("GET", "/", (), b"", ("127.0.0.1", 3000), ("127.0.0.1", 4000)))
+    finally:
+        gateway.close()
+    assert (response.status, response.body) == (200, b"ok")
+    assert lines == [f"{module}: \\x1b]52;c;ZXZpbA==\\x07 sneaky"]

@@ -26,6 +26,7 @@ from typing import Callable
 from urllib.parse import unquote
 
 from yowasm.errors import ServeError
+from yowasm.text import literal
 from yowasm.wagi import Route, find_route, sub_routes
 
 #: How often the epoch ticks; timeouts are whole ticks.
@@ -151,7 +152,8 @@ class Gateway:
 
         self._wasmtime = wasmtime
         self.settings = settings
-        self.log_error = log_error
+        # Handlers' stderr, their trap messages and modules.toml names are outside text.
+        self.log_error: LogLine = lambda message: log_error(literal(message))
         self._fetch_oci = fetch_oci
         self._stop = threading.Event()
         self._generation = 0
@@ -357,7 +359,7 @@ class Gateway:
             if store is not None:
                 store.close()  # the instance's memory goes back now, not at the next GC
             errors = slot.output(slot.stderr, STDERR_LOGGED)
-            for line in errors.decode("utf-8", "replace").splitlines():
+            for line in errors.decode("utf-8", "replace").rstrip("\n").split("\n") if errors else ():
                 self.log_error(f"{source}: {line}")
         try:
             if slot.overflowed or os.fstat(slot.stdout).st_size > settings.max_response:
