@@ -165,7 +165,8 @@ class Gateway:
         for slot in self._all_slots:  # compiled now, not on a slot's first request
             for loaded in self.routes:
                 slot.instance_pre(loaded)
-        threading.Thread(target=self._tick, daemon=True, name="epoch-ticker").start()
+        self._ticker = threading.Thread(target=self._tick, daemon=True, name="epoch-ticker")
+        self._ticker.start()
 
     def reload(self, routes: list[Route]) -> None:
         """Compile ROUTES and switch to them at once; requests already running finish
@@ -230,6 +231,7 @@ class Gateway:
 
     def close(self) -> None:
         self._stop.set()
+        self._ticker.join()  # it reads the slots' files
         for slot in self._all_slots:
             slot.close()
 
