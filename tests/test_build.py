@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLANG_INSTALL, require_tool
-from yowasm.build import build_project, ensure_built
+from yowasm.build import build_project, current_build, ensure_built
 from yowasm.errors import BuildError, ToolError
 from yowasm.project import load_project
 from yowasm.runner import run_module
@@ -117,3 +117,38 @@ def test_a_build_with_nothing_to_do_marks_the_module_current(tmp_path, capfd):
     assert ensure_built(project) is not None
     assert "Nothing to be done" in capfd.readouterr().err
     assert not project.module_is_stale() and ensure_built(project) is None
+
+
+def test_a_module_newer_than_every_project_file_is_current(tmp_path, capfd):
+    project = load_project(make_project(tmp_path / "tiny"))
+    assert current_build(project) is None  # no module yet
+    built = build_project(project)
+    current = current_build(project)
+    assert (current.module, current.size, current.commands) == (built.module, built.size, ())
+
+
+@pytest.mark.parametrize("edited", ["src/hello.c", "src/new-helper.c", "README.md", ".cargo/config.toml"])
+def test_any_newer_project_file_makes_the_build_run(tmp_path, capfd, edited):
+    """Not only the language's watched sources: a file the user added counts too."""
+    project = load_project(make_project(tmp_path / "tiny"))
+    build_project(project)
+    path = project.root / edited
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text("added\n")
+    set_mtime(path, 5)
+    assert current_build(project) is None
+    assert ensure_built(project) is not None  # the tool runs (and finds what to do, or not)
+    assert current_build(project) is not None
+
+
+@pytest.mark.parametrize("output", ["build/tiny.o", "target/release/deps/x", "node_modules/x/index.js", ".git/index"])
+def test_build_output_and_ignored_folders_do_not_count(tmp_path, capfd, output):
+    root = make_project(tmp_path / "tiny")
+    (root / ".gitignore").write_text("/build/\n/target/\n/node_modules/\n*.swp\n")
+    project = load_project(root)
+    build_project(project)
+    (root / output).parent.mkdir(parents=True, exist_ok=True)
+    (root / output).write_text("made by a build\n")
+    set_mtime(root / output, 5)
+    assert current_build(project) is not None

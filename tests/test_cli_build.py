@@ -33,6 +33,17 @@ def test_build_reports_module_and_size(c_project):
     assert f"Built build/hello-wasm.wasm ({size:,} bytes)" in result.stdout
 
 
+def test_a_current_module_is_not_built_again(c_project):
+    assert yowasm("build", cwd=c_project).returncode == 0
+    result = yowasm("build", cwd=c_project)
+    size = (c_project / "build/hello-wasm.wasm").stat().st_size
+    assert result.returncode == 0, result.stderr
+    assert "clang" not in result.stdout + result.stderr  # the build tool did not run
+    assert result.stdout == f"Up to date: build/hello-wasm.wasm ({size:,} bytes)\n"
+    (c_project / "src/main.c").write_text((c_project / "src/main.c").read_text() + "\n")
+    assert "clang" in yowasm("build", cwd=c_project).stdout
+
+
 def test_failing_build_shows_the_compiler_error(c_project):
     (c_project / "src/main.c").write_text("int main(void) { return missing; }\n")
     result = yowasm("build", str(c_project), cwd=c_project.parent)

@@ -38,19 +38,69 @@ def build_project(project: Project, *, output_to_stderr: bool = False) -> BuildR
     module = project.module_path
     if not module.is_file():
         raise BuildError(f"`{facts.build}` succeeded but left no module at {module}.")
-    if project.module_is_stale():
-        # The build found the module current although a source file yowasm watches
-        # (such as the Makefile) is newer; record its verdict so that `run` and
-        # `serve` do not build again every time. (A source may carry a future time.)
-        checked = max(time.time(), project.newest_source_time())
+    newest = newest_input_time(project)
+    if newest > module.stat().st_mtime:
+        # The build found the module current although a file in the project (such as
+        # the Makefile or a README) is newer; record its verdict so that `build`, `run`
+        # and `serve` do not run it again every time. (A file may carry a future time.)
+        checked = max(time.time(), newest)
         os.utime(module, (checked, checked))
     return BuildResult(module, module.stat().st_size, tuple(commands))
 
 
+def current_build(project: Project) -> BuildResult | None:
+    """The module, with no command run, when the build tool would find nothing to do:
+    it exists, the one-time setup has run, and no file of the project outside build
+    output is newer. None when the build must run."""
+    facts = project.facts
+    try:
+        built = project.module_path.stat()
+    except FileNotFoundError:
+        return None
+    if facts.setup_creates and not (project.root / facts.setup_creates).exists():
+        return None
+    if newest_input_time(project) > built.st_mtime:
+        return None
+    return BuildResult(project.module_path, built.st_size, ())
+
+
+def newest_input_time(project: Project) -> float:
+    """The modification time of the newest file in the project, leaving out what no
+    build reads: .git, the module's folder and the folders the project's .gitignore
+    names as /FOLDER/ (target, node_modules)."""
+    skipped = {".git", project.module_path.relative_to(project.root).parts[0], *_ignored_folders(project.root)}
+    newest = 0.0
+    folders = [(str(project.root), skipped)]
+    while folders:
+        folder, skip = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in skip:
+                        folders.append((entry.path, ()))
+                else:
+                    try:
+                        newest = max(newest, entry.stat().st_mtime)
+                    except FileNotFoundError:  # a link to nothing, or removed meanwhile
+                        pass
+    return newest
+
+
+def _ignored_folders(root: Path) -> list[str]:
+    try:
+        with (root / ".gitignore").open(encoding="utf-8", errors="replace") as file:
+            lines = file.read(64 * 1024).splitlines()
+    except OSError:
+        return []
+    return [line[1:-1] for line in (line.strip() for line in lines)
+            if len(line) > 2 and line.startswith("/") and line.endswith("/") and "/" not in line[1:-1]]
+
+
 def ensure_built(project: Project) -> BuildResult | None:
-    """Build when the module is missing or older than its sources (tool output to
-    stderr, as the caller's stdout is for something else); None when it was current."""
-    return build_project(project, output_to_stderr=True) if project.module_is_stale() else None
+    """Build unless the build would find nothing to do (see current_build), with the
+    tool's output on stderr, as the caller's stdout is for something else; None when
+    the module was current."""
+    return None if current_build(project) else build_project(project, output_to_stderr=True)
 
 
 def set_up(project: Project) -> None:

@@ -26,19 +26,23 @@ class _Group(TyperGroup):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
-        from yowasm import console
-
         try:
             return super().invoke(ctx)
         except YowasmError as error:
-            console.print_error(error)
+            _print_error(error)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            console.print_error(Aborted())
+            _print_error(Aborted())
             raise typer.Exit(Aborted.exit_code) from None
         except OSError as error:  # a file operation no core function anticipated
-            console.print_error(FileSystemError.from_os_error(error))
+            _print_error(FileSystemError.from_os_error(error))
             raise typer.Exit(FileSystemError.exit_code) from None
+
+
+def _print_error(error: YowasmError) -> None:
+    from yowasm import console  # rich: only once there is something to show
+
+    console.print_error(error)
 
 
 class _DefaultTargetBeforeDoubleDash(TyperCommand):
@@ -242,11 +246,12 @@ def update(
 
 
 def _build_if_stale(project) -> None:
-    from yowasm import console
     from yowasm.build import ensure_built
 
     built = ensure_built(project)
     if built is not None:
+        from yowasm import console
+
         console.show_built(built, stderr=True)
 
 
@@ -254,12 +259,14 @@ def _build_if_stale(project) -> None:
 def build(
     project: Path = typer.Argument(Path("."), help="Project folder.", show_default="."),
 ) -> None:
-    """Build the project's release module with its own build command."""
+    """Build the project's release module with its own build command (unless no file
+    of the project is newer than the module)."""
     from yowasm import console
-    from yowasm.build import build_project
+    from yowasm.build import build_project, current_build
     from yowasm.project import load_project
 
-    console.show_built(build_project(load_project(project)))
+    loaded = load_project(project)
+    console.show_built(current_build(loaded) or build_project(loaded))
 
 
 @app.command(cls=_DefaultTargetBeforeDoubleDash, context_settings={"allow_interspersed_args": False})
@@ -274,7 +281,6 @@ def run(
     """Run a WASI module with wasmtime; its exit code becomes yowasm's."""
     import sys
 
-    from yowasm.project import load_project
     from yowasm.runner import parse_dir, parse_env, run_module
 
     args = list(args or [])
@@ -284,6 +290,8 @@ def run(
     preopens = [parse_dir(value) for value in dir or []]
     module = target
     if target.is_dir():
+        from yowasm.project import load_project
+
         project = load_project(target)
         _build_if_stale(project)
         module = project.module_path

@@ -210,7 +210,8 @@ def show_built(result: BuildResult, *, stderr: bool = False) -> None:
         shown = result.module.relative_to(Path.cwd())
     except ValueError:
         shown = result.module
-    console.print(f"[bold green]Built[/] {escape(str(shown))} ({result.size:,} bytes)")
+    done = "Built" if result.commands else "Up to date:"
+    console.print(f"[bold green]{done}[/] {escape(str(shown))} ({result.size:,} bytes)")
 
 
 def show_diagnosis(diagnosis: Diagnosis) -> None:

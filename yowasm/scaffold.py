@@ -126,18 +126,10 @@ def staging_folder(parent: Path) -> Iterator[Path]:
 
 
 def _render(answers: ProjectAnswers, target: Path, templates: Path) -> None:
-    import copier
+    from yowasm.render import render_template
 
     try:
-        copier.run_copy(
-            str(templates),
-            target,
-            data=answers.to_data(),
-            defaults=True,
-            overwrite=True,
-            quiet=True,
-            unsafe=False,
-        )
+        render_template(templates, target, answers.to_data())
     except (KeyboardInterrupt, YowasmError):
         raise
     except Exception as error:  # copier raises many unrelated types; none may escape raw

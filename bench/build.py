@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""`yowasm build` of a project with nothing to rebuild, against the language's own
+build command run the same way (`sh -c "make build"`, `sh -c "npm run build"`), for
+each language, in one interleaved run. Projects are rendered and built once first.
+
+    python3 bench/build.py [--rounds 10] [--languages rust,c,tinygo,assemblyscript]
+
+Goal: yowasm build <= 1.3x the language's own build command, for each language. (Where
+that command takes less than a Python interpreter needs to start, as make does for an
+up-to-date C or TinyGo module, no Python command can meet it: `python -c pass` is
+measured alongside to show it.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runner import ENV, PYTHON, ROOT, Case, Goal, measure, report  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+from tests.projects import render, toolchain_env  # noqa: E402
+from yowasm.languages import language_facts  # noqa: E402
+from yowasm.model import Language  # noqa: E402
+
+LANGUAGES = ("rust", "c", "tinygo", "assemblyscript")
+TOOLCHAIN = {key: value for key, value in toolchain_env().items() if key not in ENV or ENV[key] != value}
+
+
+def built_project(folder: Path, language: str) -> Path:
+    """A fresh console project of LANGUAGE, built once (so the next build has nothing to do)."""
+    project = render(folder / f"bench-{language}", name=f"bench-{language}", language=language, registry="none")
+    subprocess.run([PYTHON, "-m", "yowasm", "build"], cwd=project, env={**ENV, **TOOLCHAIN},
+                   check=True, capture_output=True)
+    return project
+
+
+def rounds_and_languages(description: str) -> tuple[int, list[str]]:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--languages", default=",".join(LANGUAGES))
+    options = parser.parse_args()
+    return options.rounds, options.languages.split(",")
+
+
+def main() -> None:
+    rounds, languages = rounds_and_languages(__doc__.splitlines()[0])
+    with tempfile.TemporaryDirectory(prefix="yowasm-bench-build-") as folder:
+        cases = [Case("python -c pass", [PYTHON, "-c", "pass"])]  # what any Python command costs at least
+        for language in languages:
+            project = built_project(Path(folder), language)
+            command = language_facts(Language(language)).build
+            cases += [
+                Case(f"{command} ({language})", ["sh", "-c", command], env=TOOLCHAIN, cwd=project),
+                Case(f"yowasm build ({language})", [PYTHON, "-m", "yowasm", "build"], env=TOOLCHAIN, cwd=project),
+            ]
+        results = measure(cases, rounds)
+    goals = [Goal(f"yowasm build / {language_facts(Language(language)).build}, {language} <= 1.3",
+                  f"yowasm build ({language})", 1.3, floor=f"{language_facts(Language(language)).build} ({language})")
+             for language in languages]
+    held = report(results, goals, title="yowasm build, nothing to rebuild")
+    print("\nthe interpreter alone, against each build command:")
+    for language in languages:
+        command = language_facts(Language(language)).build
+        print(f"  python -c pass / {command}, {language}: "
+              f"{results.ratio('python -c pass', f'{command} ({language})').format(digits=2, unit='x')}")
+    sys.exit(0 if held else 1)
+
+
+if __name__ == "__main__":
+    main()

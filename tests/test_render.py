@@ -1,0 +1,129 @@
+"""yowasm.render: the faster copier render writes exactly what plain `copier.run_copy`
+writes (contents, modes, links), for fresh processes as `yowasm new` runs it; the
+prompt stack it leaves out still loads when used; its compiled-template cache is only
+trusted when it is the user's own, and a broken one changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.projects import answers
+from yowasm.languages import templates_dir
+
+VARIANTS = {
+    "rust-wasmtime-none": dict(language="rust", runtime="wasmtime", registry="none", namespace=None),
+    "c-wagi-ghcr": dict(language="c", runtime="wagi", registry="ghcr"),
+    "tinygo-krustlet-dockerhub": dict(language="tinygo", runtime="krustlet", registry="dockerhub"),
+    "assemblyscript-krustlet-wagi-acr": dict(language="assemblyscript", runtime="krustlet", krustlet_node="wagi",
+                                             registry="acr", namespace=None, acr_name="myregistry"),
+}
+
+PLAIN = """
+import copier, json, sys
+copier.run_copy(sys.argv[1], sys.argv[2], data=json.loads(sys.argv[3]), defaults=True, overwrite=True,
+                quiet=True, unsafe=False)
+"""
+FAST = """
+import json, sys
+from pathlib import Path
+from yowasm.render import render_template
+render_template(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))
+print(json.dumps(sorted(name for name in ("questionary", "prompt_toolkit", "pygments") if name in sys.modules)))
+"""
+
+
+def render_in_fresh_process(script: str, target: Path, data: dict, cache: Path) -> str:
+    result = subprocess.run([sys.executable, "-c", script, str(templates_dir()), str(target), json.dumps(data)],
+                            capture_output=True, text=True, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every path under ROOT with what a user would notice: contents, mode, link target."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            found[path.relative_to(root).as_posix()] = ("link", os.readlink(path))
+        elif stat.S_ISDIR(mode):
+            found[path.relative_to(root).as_posix()] = ("dir", stat.S_IMODE(mode))
+        else:
+            found[path.relative_to(root).as_posix()] = ("file", stat.S_IMODE(mode), path.read_bytes())
+    return found
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_writes_what_plain_copier_writes(tmp_path, variant):
+    data = answers(**VARIANTS[variant]).to_data()
+    cache = tmp_path / "cache"
+    render_in_fresh_process(PLAIN, tmp_path / "plain", data, cache)
+    loaded = render_in_fresh_process(FAST, tmp_path / "fast", data, cache)  # compiles, fills the cache
+    render_in_fresh_process(FAST, tmp_path / "cached", data, cache)  # from the cache
+    assert tree(tmp_path / "fast") == tree(tmp_path / "plain")
+    assert tree(tmp_path / "cached") == tree(tmp_path / "plain")
+    assert json.loads(loaded) == []  # nothing was asked, so no prompt library was loaded
+    assert any((cache / "yowasm").glob("jinja-*.marshal"))
+
+
+def test_a_refused_answer_is_refused_as_copier_refuses_it(tmp_path):
+    """The stand-in for questionary's Choice still lets copier check answers against choices."""
+    data = {**answers().to_data(), "language": "cobol"}
+    result = subprocess.run([sys.executable, "-c", FAST, str(templates_dir()), str(tmp_path / "p"), json.dumps(data)],
+                            capture_output=True, text=True, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    assert result.returncode != 0 and "cobol" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_the_prompt_stack_loads_when_copier_uses_it(tmp_path):
+    script = FAST + """
+import copier._main, copier._user_data, questionary
+question = copier._main.confirm("Overwrite?", default=True)
+assert isinstance(question, questionary.Question), question
+choice = copier._user_data.Choice("rust")
+assert isinstance(choice, questionary.Choice) and choice.value == "rust", choice
+print("real")
+"""
+    output = render_in_fresh_process(script, tmp_path / "p", answers().to_data(), tmp_path / "cache")
+    assert output.splitlines()[-1] == "real"
+
+
+def cache_file(cache: Path) -> Path:
+    (found,) = (cache / "yowasm").glob("jinja-*.marshal")
+    return found
+
+
+@pytest.mark.parametrize("spoil", ["garbage", "empty", "writable by others"])
+def test_a_spoiled_cache_is_ignored_and_replaced(tmp_path, spoil):
+    data = answers(language="c").to_data()
+    cache = tmp_path / "cache"
+    render_in_fresh_process(PLAIN, tmp_path / "plain", data, cache)
+    render_in_fresh_process(FAST, tmp_path / "first", data, cache)
+    spoiled = cache_file(cache)
+    if spoil == "garbage":
+        spoiled.write_bytes(b"\xe3not marshal data" * 100)
+    elif spoil == "empty":
+        spoiled.write_bytes(b"")
+    else:
+        spoiled.chmod(0o666)
+    render_in_fresh_process(FAST, tmp_path / "again", data, cache)
+    assert tree(tmp_path / "again") == tree(tmp_path / "plain")
+    replaced = cache_file(cache)
+    assert stat.S_IMODE(replaced.stat().st_mode) == 0o600
+    assert replaced.stat().st_size > 1000
+
+
+def test_an_unwritable_cache_folder_is_no_error(tmp_path):
+    data = answers().to_data()
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache folder would be")
+    render_in_fresh_process(PLAIN, tmp_path / "plain", data, tmp_path / "other")
+    render_in_fresh_process(FAST, tmp_path / "fast", data, cache)
+    assert tree(tmp_path / "fast") == tree(tmp_path / "plain")
