@@ -25,8 +25,8 @@ class _Group(TyperGroup):
         except YowasmError as error:
             console.print_error(error)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            console.print_error(Aborted())
+        except KeyboardInterrupt:  # core code that writes says what it undid; here nothing is known
+            console.print_error(Aborted("Aborted."))
             raise typer.Exit(Aborted.exit_code) from None
         except OSError as error:  # a file operation no core function anticipated
             console.print_error(FileSystemError.from_os_error(error))
