@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,33 @@ def run_generated_ci(project: Path, *, timeout: float = 600) -> list[tuple[Step,
             raise StepFailed(step, completed.returncode, completed.stdout)
         results.append((step, completed.stdout))
     return results
+
+
+def yowasm_process(*args: str, cwd: Path, pause: str | None = None, env: dict[str, str] | None = None,
+                   ) -> subprocess.Popen[str]:
+    """A real `python -m yowasm ARGS` process. With PAUSE, it is started with the test
+    hook YOWASM_TEST_PAUSE (yowasm/interrupts.py) and returned once it waits at that
+    point, so a test can send it a real signal there."""
+    environment = {**os.environ, **(env or {})}
+    if pause:
+        environment["YOWASM_TEST_PAUSE"] = pause
+    process = subprocess.Popen([sys.executable, "-m", "yowasm", *args], cwd=cwd, env=environment,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if pause:
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if line.strip() == f"yowasm-test-paused: {pause}":
+                break
+        else:
+            process.wait(timeout=60)
+            raise AssertionError(f"yowasm never reached {pause}:\n{''.join(seen)}")
+    return process
+
+
+def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
+               ) -> subprocess.CompletedProcess[str]:
+    """`python -m yowasm ARGS` run to its end, output captured."""
+    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, env={**os.environ, **(env or {})},
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)

@@ -70,14 +70,20 @@ def all_or_nothing(*, undone: str, done: str) -> Iterator[_Guard]:
         yield guard
     except KeyboardInterrupt as interrupt:
         signum = getattr(interrupt, "signum", signal.SIGINT)
-        raise Aborted(done if guard.committed else undone, exit_code=128 + signum) from None
+        raise _aborted(done if guard.committed else undone, signum) from None
     finally:
         guard.deferring += 1  # a signal while the handlers are put back is remembered
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _active = None
     if guard.pending:
-        raise Aborted(done if guard.committed else undone, exit_code=128 + guard.pending)
+        raise _aborted(done if guard.committed else undone, guard.pending)
+
+
+def _aborted(message: str, signum: int) -> Aborted:
+    error = Aborted(message)
+    error.exit_code = 128 + signum  # as a shell reports a process the signal ended: 130, 143, 129
+    return error
 
 
 @contextmanager

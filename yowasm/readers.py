@@ -61,6 +61,7 @@ def read_yaml_mapping(path: Path, what: str, *, example: str) -> dict[str, Any]:
     except ValueError as error:  # e.g. an integer of more digits than Python converts
         raise InputFileError(f"The {what} {path} holds a value yowasm cannot read: {_one_line(error)}.",
                              hint=f"Example: {example}") from None
+    _refuse_nul(data, path, what)
     return _mapping(data, path, what, example)
 
 
@@ -70,11 +71,28 @@ def read_toml(path: Path, what: str, *, example: str) -> dict[str, Any]:
 
     text = read_text(path, what)
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputFileError(f"The {what} {path} is not valid TOML: {error}.", hint=f"Example: {example}") from None
     except RecursionError:
         raise InputFileError(f"The {what} {path} is nested too deeply.", hint=f"Example: {example}") from None
+    _refuse_nul(data, path, what)
+    return data
+
+
+def _refuse_nul(data: object, path: Path, what: str) -> None:
+    """A NUL character (written as an escape, \\u0000) in any key or value: no path,
+    name or setting may hold one."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+        elif isinstance(value, str) and "\0" in value:
+            raise InputFileError(f"The {what} {path} has a NUL character in {_short(value)}.",
+                                 hint="No key or value may hold one.")
 
 
 def _mapping(data: object, path: Path, what: str, example: str) -> dict[str, Any]:

@@ -91,6 +91,7 @@ def create_project(answers: ProjectAnswers, destination: Path, *, force: bool = 
             replaced = [path for path in files if os.path.lexists(destination / path)]
         interrupts.checkpoint("new-before-commit")
         with interrupts.deferred():
+            interrupts.checkpoint("new-moving")  # a signal here waits until all is in place
             if existed:
                 move_into(rendered, destination, files, staging / "backup")
             else:

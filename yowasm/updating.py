@@ -87,6 +87,7 @@ def update_project(root: Path, *, data: Mapping[str, str] | None = None, dry_run
         if not dry_run:
             interrupts.checkpoint("update-before-commit")
             with interrupts.deferred():
+                interrupts.checkpoint("update-moving")  # a signal here waits until all is in place
                 _apply(project.root, rendered, changes, staging)
                 run.committed = True
             interrupts.checkpoint("update-committed")

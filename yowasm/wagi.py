@@ -67,7 +67,7 @@ def _invalid(where: str, field_name: str, value: Any, rule: str, example: str) -
 
 
 def load_modules_toml(path: Path) -> list[Route]:
-    data = read_toml(path, "modules.toml", example='[[module]] route = "/..." module = "build/hello.wasm"')
+    data = read_toml(path, "WAGI modules file", example='[[module]] route = "/..." module = "build/hello.wasm"')
     modules = data.get("module")
     if not isinstance(modules, list) or not modules:
         raise _invalid(str(path), "module table", modules, "modules.toml needs one or more [[module]] tables",
