@@ -18,46 +18,11 @@ from hypothesis import strategies as st
 
 from yowasm.errors import InputFileError, ServeError, YowasmError
 from yowasm.project import read_data_file
+from tests.projects import ADVERSARIAL
 from yowasm.readers import MAX_FILE_BYTES, read_text, read_toml, read_yaml_mapping
 from yowasm.wagi import load_modules_toml, parse_env_file
 
 EXAMPLE = "{name: hello}"
-
-ALIAS_BOMB = """\
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-name: *h
-"""
-
-#: (file contents, what the message must say): each a file a user or an attacker could hand over.
-ADVERSARIAL = {
-    "alias bomb": (ALIAS_BOMB.encode(), "uses a YAML alias (*a on line 2)"),
-    "merge key": (b"base: &base {name: x}\nother:\n  <<: *base\n", "uses a YAML alias"),
-    "binary": (b"name: hello\n\x00\x01\x02\xff", "is binary (it holds NUL bytes)"),
-    "non-UTF-8": ("name: Zoë\n".encode("latin-1"), "is not UTF-8 text (byte 0xeb at offset 8)"),
-    "a list": (b"- name\n- hello\n", "must hold a mapping of keys to values, not a list"),
-    "a string": (b"hello\n", "must hold a mapping of keys to values, not text"),
-    "int keys": (b"1: one\nname: x\n", "has the key 1 (a number): keys must be text"),
-    "null key": (b"~: x\n", "has the key None (null): keys must be text"),
-    "bool key": (b"yes: x\n", "has the key True (true or false): keys must be text"),
-    "list value": (b"name: [a, b]\n", "the answer 'name' must be text, not a list"),
-    "mapping value": (b"author: {first: Jane}\n", "the answer 'author' must be text, not a mapping"),
-    "number value": (b"branch: 2024\n", "the answer 'branch' must be text, not a number"),
-    "binary value": (b"name: !!binary aGVsbG8=\n", "the answer 'name' must be text, not bytes"),
-    "python tag": (b"name: !!python/object/apply:os.system [echo owned]\n", "is not valid YAML or JSON"),
-    "unhashable key": (b"? [a, b]\n: x\n", "is not valid YAML or JSON"),
-    "deep nesting": (b"name: " + b"[" * 20000 + b"]" * 20000 + b"\n", "nested too deeply"),
-    "huge integer": (b"name: " + b"9" * 5000 + b"\n", "holds a value yowasm cannot read"),
-    "broken YAML": (b"name: [unclosed\n", "is not valid YAML or JSON"),
-    "too large": (b"name: " + b"x" * MAX_FILE_BYTES + b"\n", "is larger than 256 KiB"),
-}
-
 
 @pytest.mark.parametrize("case", ADVERSARIAL)
 def test_adversarial_data_files_are_refused_with_the_file_and_the_rule(tmp_path, case):
