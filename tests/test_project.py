@@ -12,6 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import require_tool
 from tests.projects import ADVERSARIAL, ALIAS_BOMB, render, run_yowasm
 from yowasm.errors import InputFileError
 from yowasm.project import ANSWERS_FILE, load_project
@@ -119,3 +120,23 @@ def test_property_any_edit_of_the_answers_file_loads_or_is_refused(project, edit
             assert loaded.answers.name == loaded.answers.name.strip() and loaded.root == project.resolve()
     finally:
         answers_file.write_text(original)
+
+
+def test_plain_copier_renders_again_from_the_answers_file_and_yowasm_update_still_works(project, tmp_path):
+    """What the answers file's header promises, with the copier CLI itself."""
+    from yowasm.languages import templates_dir
+
+    copier = require_tool("copier", "pip install copier")
+    (project / "src/main.c").write_text("/* edited */\n")
+    import subprocess
+
+    completed = subprocess.run([copier, "copy", "--defaults", "--overwrite", str(templates_dir()), "."], cwd=project,
+                               capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    assert (recorded["name"], recorded["author"], recorded["language"]) == ("hello-wasm", "Test Author", "c")
+    assert "_src_path" not in recorded and "/* edited */" not in (project / "src/main.c").read_text()
+    update = run_yowasm("update", cwd=project)
+    assert update.returncode == 0 and "Up to date hello-wasm" in update.stdout, update.stderr
+    header = (project / ANSWERS_FILE).read_text()
+    assert "copier copy --defaults PATH/TO/yowasm/templates ." in header
