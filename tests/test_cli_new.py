@@ -438,3 +438,36 @@ def test_sigterm_during_new_force_leaves_the_folder_as_it_was(tmp_path):
     assert process.returncode == 143 and "Aborted: proj was left as it was." in stderr
     assert sorted(project.iterdir()) == [project / "README.md"] and (project / "README.md").read_text() == "my readme"
     assert sorted(tmp_path.iterdir()) == [project]
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5])
+def test_sigterm_while_copier_renders_leaves_nothing_or_a_whole_project(tmp_path, delay):
+    """No test hook: the signal comes DELAY seconds after the staging folder appears,
+    while copier is rendering or later. Whatever point it hits, the folder holds nothing
+    or the whole project, the message says which, and no temporary folder is left."""
+    import subprocess
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "yowasm", "new", "hello", "--defaults", "--author", "a"],
+                               cwd=work, env={**os.environ, "TMPDIR": str(scratch)}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while process.poll() is None and not any(work.iterdir()):
+        time.sleep(0.005)
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    left = sorted(path.name for path in work.iterdir())
+    assert "Traceback" not in stderr and list(scratch.iterdir()) == []
+    if left == ["hello"]:
+        assert (work / "hello/.copier-answers.yml").is_file()
+        # 0: done before the signal; -15: it came while the summary was printed, after
+        # yowasm had put SIGTERM's default back; 143: it came before, and yowasm says so.
+        assert process.returncode in (0, 143, -signal.SIGTERM)
+        assert process.returncode != 143 or "Interrupted after the project was complete" in stderr
+    else:
+        assert left == [] and process.returncode == 143 and "Aborted: nothing was written." in stderr

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from yowasm.errors import InputFileError, ServeError, YowasmError
 from yowasm.project import read_data_file
-from tests.projects import ADVERSARIAL
+from tests.projects import ADVERSARIAL, ALIAS_BOMB
 from yowasm.readers import MAX_FILE_BYTES, read_text, read_toml, read_yaml_mapping
 from yowasm.wagi import load_modules_toml, parse_env_file
 
@@ -75,14 +75,27 @@ def test_modules_toml_and_env_file_readers_refuse_what_is_not_text(tmp_path):
         parse_env_file(env)
 
 
-def _size(value: object) -> int:
-    return len(json.dumps(value, default=repr, separators=(",", ":")))
-
-
 def _bounded(result: object, source: bytes) -> bool:
-    """What a reader returns is at most a small multiple of what it read (an alias
-    bomb's result is millions of times larger)."""
-    return _size(result) <= 8 * len(source) + 64
+    """What a reader returns, counted as it would be written out, is at most a small
+    multiple of what it read (an expanded alias bomb is millions of times larger: the
+    count stops as soon as it passes the bound, so a failure is quick)."""
+    budget = 8 * len(source) + 64
+    stack = [result]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+        budget -= 2 + (len(value) if isinstance(value, (str, bytes)) else 0)
+        if budget < 0:
+            return False
+    return True
+
+
+def test_the_bound_catches_what_plain_pyyaml_builds_from_an_alias_bomb():
+    assert not _bounded(yaml.safe_load(ALIAS_BOMB), ALIAS_BOMB.encode())
+    assert _bounded({"name": "hello"}, b"name: hello\n")
 
 
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
