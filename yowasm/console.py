@@ -144,7 +144,7 @@ def show_update(update: Update) -> None:
 
 
 def _show_pending_merges(paths: tuple[str, ...] | list[str], note: str) -> None:
-    from yowasm.updating import CONFLICT_SUFFIX
+    from yowasm.project import CONFLICT_SUFFIX
 
     for path in paths:
         theirs = path + CONFLICT_SUFFIX

@@ -5,7 +5,11 @@ user asks), and each file is decided from
 three versions: the digest recorded when yowasm last generated it, the file on disk,
 and what the templates make now. A file the user never edited is replaced; a file the
 user edited stays as it is, and when the templates changed it too, their version is
-written beside it (FILE.yowasm-new) to merge by hand. Writing is all or nothing.
+written beside it (FILE.yowasm-new) to merge by hand; an earlier FILE.yowasm-new is
+never overwritten, and is reported until it is gone. Only paths inside the project are
+read, written or removed (a symlink leading out is refused, and then nothing is
+written). Writing is all or nothing, the answers file last, and a signal never cuts
+it in two (yowasm/interrupts.py).
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from typing import Mapping
 from yowasm import interrupts
 from yowasm.errors import MissingAnswersError, UsageError
 from yowasm.model import ProjectAnswers
-from yowasm.project import ANSWERS_FILE, CONFLICT_SUFFIX, Project, load_project, read_answers_file, read_data_file
+from yowasm.project import (ANSWERS_FILE, CONFLICT_SUFFIX, GENERATED_KEY, Project, load_project, read_answers_file,
+                            read_data_file)
 from yowasm.questionnaire import example_answer, resolve_answers
-from yowasm.scaffold import (GENERATED_KEY, file_digest, move_into, record_digests, refuse_paths_outside,
-                             render_files, staging_folder)
+from yowasm.scaffold import file_digest, move_into, record_digests, refuse_paths_outside, render_files, staging_folder
 
 
 class Change(str, Enum):
@@ -105,7 +109,8 @@ def _record(root: Path, generated: dict[str, str], previous: dict[str, str],
     the next update offers the newer version again."""
     record = dict(generated)
     for path, change in changes:
-        if change is Change.PENDING and file_digest(root / (path + CONFLICT_SUFFIX)) != generated[path]:
+        theirs = root / (path + CONFLICT_SUFFIX)
+        if change is Change.PENDING and not (theirs.is_file() and file_digest(theirs) == generated[path]):
             if path in previous:
                 record[path] = previous[path]
             else:
