@@ -126,6 +126,23 @@ def yowasm_process(*args: str, cwd: Path, pause: str | None = None, env: dict[st
     return process
 
 
+def record_renames_into(folder: Path, monkeypatch: Any) -> list[str]:
+    """The paths (relative to FOLDER) that yowasm renames files to inside FOLDER, in
+    order. A spy: every rename still happens."""
+    from yowasm import scaffold
+
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def spy(source: Any, target: Any) -> None:
+        if Path(target).parent.resolve().is_relative_to(folder.resolve()):
+            renamed.append(Path(target).relative_to(folder).as_posix())
+        real_replace(source, target)
+
+    monkeypatch.setattr(scaffold.os, "replace", spy)
+    return renamed
+
+
 def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
                ) -> subprocess.CompletedProcess[str]:
     """`python -m yowasm ARGS` run to its end, output captured."""

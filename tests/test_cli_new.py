@@ -289,23 +289,14 @@ def test_force_never_writes_through_a_symlinked_folder(tmp_path):
 
 
 def test_force_writes_the_answers_file_last(tmp_path, monkeypatch):
-    """The real renames into the folder, recorded in order (a spy: each still happens)."""
-    import yowasm.scaffold as scaffold
+    from tests.projects import record_renames_into
 
     project = tmp_path / "proj"
     project.mkdir()
     (project / "README.md").write_text("my readme")
-    into_project = []
-    real_replace = os.replace
-
-    def spy(source, target):
-        if Path(target).parent.resolve().is_relative_to(project.resolve()):
-            into_project.append(Path(target).relative_to(project).as_posix())
-        return real_replace(source, target)
-
-    monkeypatch.setattr(scaffold.os, "replace", spy)
+    renamed = record_renames_into(project, monkeypatch)
     assert new("proj", "--defaults", "--author", "a", "--force").exit_code == 0
-    assert into_project[-1] == ".copier-answers.yml" and "README.md" in into_project
+    assert renamed[-1] == ".copier-answers.yml" and "README.md" in renamed
 
 
 def test_outside_text_is_printed_literally(tmp_path):

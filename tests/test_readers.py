@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from yowasm.errors import InputFileError, ServeError, YowasmError
+from yowasm.errors import InputFileError, YowasmError
 from yowasm.project import read_data_file
 from tests.projects import ADVERSARIAL, ALIAS_BOMB
 from yowasm.readers import MAX_FILE_BYTES, read_text, read_toml, read_yaml_mapping
@@ -122,6 +122,16 @@ documents = st.one_of(
     alias_documents().map(str.encode),
 )
 
+def read_or_refuse(reader, path: Path):
+    """What READER makes of PATH, or None when it refuses the way every reader must:
+    one error naming the file, exit 2."""
+    try:
+        return reader(path)
+    except YowasmError as error:
+        assert error.exit_code == 2 and str(path) in error.message, error.message
+        return None
+
+
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -130,10 +140,8 @@ PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 def test_property_data_and_answers_readers_return_text_answers_or_refuse(tmp_path, content):
     path = tmp_path / "data.yml"
     path.write_bytes(content)
-    try:
-        data = read_data_file(path)
-    except InputFileError as error:
-        assert error.exit_code == 2 and str(path) in error.message
+    data = read_or_refuse(read_data_file, path)
+    if data is None:
         return
     assert isinstance(data, dict) and all(isinstance(key, str) for key in data)
     assert all(value is None or isinstance(value, str) for key, value in data.items() if not key.startswith("_"))
@@ -145,11 +153,8 @@ def test_property_data_and_answers_readers_return_text_answers_or_refuse(tmp_pat
 def test_property_yaml_reader_never_expands_aliases(tmp_path, content):
     path = tmp_path / "data.yml"
     path.write_bytes(content)
-    try:
-        data = read_yaml_mapping(path, "data file", example=EXAMPLE)
-    except InputFileError:
-        return
-    assert _bounded(data, content)
+    data = read_or_refuse(lambda file: read_yaml_mapping(file, "data file", example=EXAMPLE), path)
+    assert data is None or _bounded(data, content)
 
 
 toml_texts = st.one_of(
@@ -168,12 +173,8 @@ toml_texts = st.one_of(
 def test_property_toml_reader_returns_a_table_or_refuses(tmp_path, content):
     path = tmp_path / "modules.toml"
     path.write_bytes(content)
-    try:
-        data = read_toml(path, "modules.toml", example="[[module]]")
-    except InputFileError as error:
-        assert error.exit_code == 2 and str(path) in error.message
-        return
-    assert isinstance(data, dict) and _bounded(data, content)
+    data = read_or_refuse(lambda file: read_toml(file, "modules.toml", example="[[module]]"), path)
+    assert data is None or isinstance(data, dict) and _bounded(data, content)
 
 
 @PROPERTY
@@ -181,12 +182,8 @@ def test_property_toml_reader_returns_a_table_or_refuses(tmp_path, content):
 def test_property_modules_toml_gives_routes_or_one_clear_error(tmp_path, content):
     path = tmp_path / "modules.toml"
     path.write_bytes(content)
-    try:
-        routes = load_modules_toml(path)
-    except (InputFileError, ServeError) as error:
-        assert error.exit_code == 2
-        return
-    assert routes and all(route.route.startswith("/") for route in routes)
+    routes = read_or_refuse(load_modules_toml, path)
+    assert routes is None or routes and all(route.route.startswith("/") for route in routes)
 
 
 @PROPERTY
@@ -196,12 +193,8 @@ def test_property_modules_toml_gives_routes_or_one_clear_error(tmp_path, content
 def test_property_env_file_gives_pairs_or_one_clear_error(tmp_path, content):
     path = tmp_path / ".env"
     path.write_bytes(content)
-    try:
-        pairs = parse_env_file(path)
-    except YowasmError as error:
-        assert error.exit_code == 2 and str(path) in error.message
-        return
-    assert all(isinstance(key, str) and key and "\0" not in key + value for key, value in pairs)
+    pairs = read_or_refuse(parse_env_file, path)
+    assert pairs is None or all(isinstance(key, str) and key and "\0" not in key + value for key, value in pairs)
 
 
 def test_readers_never_follow_past_the_limit_on_a_fifo(tmp_path):

@@ -240,25 +240,14 @@ def test_a_pending_merge_is_reported_even_when_nothing_else_changes(project, tem
 
 
 def test_the_answers_file_is_written_last(project, templates, monkeypatch):
-    """The order of the real renames into the project, recorded on the way (a spy: each
-    rename still happens): the answers file, which says what the files are, goes last."""
-    import os
-
-    from yowasm import scaffold
+    """The answers file, which says what the files are, is the last rename into the project."""
+    from tests.projects import record_renames_into
 
     (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
     (templates / "c/NOTES.md").write_text("new\n")
     (project / "Makefile").write_text("# mine\n")
     (templates / "c/Makefile.jinja").write_text("# newer\n")
-    into_project = []
-    real_replace = os.replace
-
-    def spy(source, target):
-        if Path(target).parent.resolve().is_relative_to(project.resolve()):
-            into_project.append(Path(target).relative_to(project).as_posix())
-        return real_replace(source, target)
-
-    monkeypatch.setattr(scaffold.os, "replace", spy)
+    renamed = record_renames_into(project, monkeypatch)
     update_project(project, templates=templates)
-    assert set(into_project) == {".editorconfig", "NOTES.md", "Makefile.yowasm-new", ".copier-answers.yml"}
-    assert into_project[-1] == ".copier-answers.yml"
+    assert set(renamed) == {".editorconfig", "NOTES.md", "Makefile.yowasm-new", ".copier-answers.yml"}
+    assert renamed[-1] == ".copier-answers.yml"
