@@ -183,5 +183,7 @@ ADVERSARIAL = {
     "deep nesting": (b"name: " + b"[" * 20000 + b"]" * 20000 + b"\n", "nested too deeply"),
     "huge integer": (b"name: " + b"9" * 5000 + b"\n", "holds a value yowasm cannot read"),
     "broken YAML": (b"name: [unclosed\n", "is not valid YAML or JSON"),
+    "NUL escape": (b'name: "hel\\0lo"\n', "has a NUL character in 'hel\\x00lo'"),
+    "lone surrogate": (b'_yowasm_files: {"\\ud800": abc}\n', "has a lone surrogate (not a Unicode character)"),
     "too large": (b"name: " + b"x" * MAX_FILE_BYTES + b"\n", "is larger than 256 KiB"),
 }

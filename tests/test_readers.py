@@ -120,6 +120,8 @@ documents = st.one_of(
     st.text(alphabet=string.printable + "ë\u202e\x1b&*!|>{}[]?:-#", max_size=300).map(str.encode),
     yaml_values.map(lambda value: yaml.safe_dump(value, allow_unicode=True).encode()),
     alias_documents().map(str.encode),
+    st.lists(st.sampled_from(["\\0", "\\ud800", "\\udfff", "\\x00", "\\U0010ffff", "\\N", "\\e", "x", "ë"]),
+             max_size=4).map(lambda escapes: f'name: "{"".join(escapes)}"\n'.encode()),
 )
 
 def read_or_refuse(reader, path: Path):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.projects import answers
 from yowasm.errors import DestinationError
@@ -251,3 +253,30 @@ def test_the_answers_file_is_written_last(project, templates, monkeypatch):
     update_project(project, templates=templates)
     assert set(renamed) == {".editorconfig", "NOTES.md", "Makefile.yowasm-new", ".copier-answers.yml"}
     assert renamed[-1] == ".copier-answers.yml"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(record=st.dictionaries(
+    st.sampled_from(["../outside.txt", "/etc/hostname", "src/../../outside.txt", "src/main.c", "Makefile",
+                     "a" * 300, "new/file", "./README.md", "src//main.c"]) | st.text(max_size=12),
+    st.text("0123456789abcdef", max_size=16) | st.integers(), max_size=6))
+def test_property_no_recorded_path_reaches_outside_the_project(project, templates, tmp_path, record):
+    """Whatever the answers file says it generated, update touches nothing outside the
+    project, and either applies or refuses with one clear error."""
+    from yowasm.errors import YowasmError
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yowasm's\n")
+    answers_file = project / ".copier-answers.yml"
+    original = answers_file.read_text()
+    try:
+        recorded = yaml.safe_load(original)
+        answers_file.write_text(yaml.safe_dump({**recorded, GENERATED_KEY: {**recorded[GENERATED_KEY], **record}}))
+        try:
+            update_project(project, templates=templates)
+        except YowasmError as error:
+            assert error.exit_code in (1, 2)
+        assert outside.read_text() == "not yowasm's\n"
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["hello", "outside.txt", "templates"]
+    finally:
+        answers_file.write_text(original)

@@ -10,6 +10,7 @@ key where there is one, and the rule. Nothing is read past the limit.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def read_yaml_mapping(path: Path, what: str, *, example: str) -> dict[str, Any]:
     except ValueError as error:  # e.g. an integer of more digits than Python converts
         raise InputFileError(f"The {what} {path} holds a value yowasm cannot read: {_one_line(error)}.",
                              hint=f"Example: {example}") from None
-    _refuse_nul(data, path, what)
+    _refuse_unwritable(data, path, what)
     return _mapping(data, path, what, example)
 
 
@@ -76,13 +77,14 @@ def read_toml(path: Path, what: str, *, example: str) -> dict[str, Any]:
         raise InputFileError(f"The {what} {path} is not valid TOML: {error}.", hint=f"Example: {example}") from None
     except RecursionError:
         raise InputFileError(f"The {what} {path} is nested too deeply.", hint=f"Example: {example}") from None
-    _refuse_nul(data, path, what)
+    _refuse_unwritable(data, path, what)
     return data
 
 
-def _refuse_nul(data: object, path: Path, what: str) -> None:
-    """A NUL character (written as an escape, \\u0000) in any key or value: no path,
-    name or setting may hold one."""
+def _refuse_unwritable(data: object, path: Path, what: str) -> None:
+    """A NUL character or a lone surrogate (both can be written as escapes) in any key
+    or value: no path, name or setting may hold one, and a surrogate cannot even be
+    printed."""
     stack = [data]
     while stack:
         value = stack.pop()
@@ -90,9 +92,13 @@ def _refuse_nul(data: object, path: Path, what: str) -> None:
             stack += [*value.keys(), *value.values()]
         elif isinstance(value, list):
             stack += value
-        elif isinstance(value, str) and "\0" in value:
-            raise InputFileError(f"The {what} {path} has a NUL character in {_short(value)}.",
+        elif isinstance(value, str) and _UNWRITABLE.search(value):
+            kind = "a NUL character" if "\0" in value else "a lone surrogate (not a Unicode character)"
+            raise InputFileError(f"The {what} {path} has {kind} in {_short(value)}.",
                                  hint="No key or value may hold one.")
+
+
+_UNWRITABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _mapping(data: object, path: Path, what: str, example: str) -> dict[str, Any]:

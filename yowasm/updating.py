@@ -136,9 +136,17 @@ def _previous_digests(value: object) -> dict[str, str]:
     # file that differs from the templates counts as edited, which is the safe side.
     if not isinstance(value, dict):
         return {}
-    # Only paths inside the project: a hand-edited record must not reach other files.
-    return {str(path): str(digest) for path, digest in value.items()
-            if not PurePosixPath(str(path)).is_absolute() and ".." not in PurePosixPath(str(path)).parts}
+    # Only relative paths a file can have: a hand-edited record must not reach other files.
+    digests = {}
+    for key, digest in value.items():
+        path = PurePosixPath(str(key))
+        if path.parts and not path.is_absolute() and ".." not in path.parts \
+                and all(len(os.fsencode(part)) <= _NAME_MAX for part in path.parts):
+            digests[path.as_posix()] = str(digest)
+    return digests
+
+
+_NAME_MAX = 255  # the longest file name Linux, macOS and Windows file systems take
 
 
 def _decide(root: Path, generated: dict[str, str], previous: dict[str, str],
