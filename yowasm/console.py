@@ -29,10 +29,10 @@ out = Console(highlight=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False)
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, *, single_line: bool = True) -> str:
     """Outside text (a path, a name, a registry's words, file contents) for rich:
-    no markup, no terminal control characters."""
-    return escape(literal(value))
+    no markup, no terminal control characters, on one line unless told otherwise."""
+    return escape(literal(value, single_line=single_line))
 
 
 def is_interactive() -> bool:
@@ -41,9 +41,9 @@ def is_interactive() -> bool:
 
 def print_error(error: YowasmError) -> None:
     # soft_wrap: messages keep their own line breaks, so logs and pipes can be grepped.
-    err.print(f"[bold red]Error:[/] {_shown(error.message)}", soft_wrap=True)
+    err.print(f"[bold red]Error:[/] {_shown(error.message, single_line=False)}", soft_wrap=True)
     if error.hint:
-        err.print(f"[dim]{_shown(error.hint)}[/]", soft_wrap=True)
+        err.print(f"[dim]{_shown(error.hint, single_line=False)}[/]", soft_wrap=True)
 
 
 def ask(question: Question, default: str | None, answers: Mapping[str, Any]) -> str:
@@ -258,7 +258,8 @@ def show_serving(url: str, routes: list[tuple[str, str, str]]) -> None:
 
 
 def log_line(message: str) -> None:
-    err.print(f"[yellow]{_shown(message)}[/]" if err.is_terminal else _shown(message), soft_wrap=True, highlight=False)
+    shown = _shown(message, single_line=False)
+    err.print(f"[yellow]{shown}[/]" if err.is_terminal else shown, soft_wrap=True, highlight=False)
 
 
 def access_logger() -> Callable[[str, str, int, float], None]:
