@@ -21,7 +21,7 @@ from typing import Iterator
 
 from yowasm.errors import Aborted
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 #: TEST HOOK, for tests only: `YOWASM_TEST_PAUSE=NAME` makes `checkpoint(NAME)` print
 #: "yowasm-test-paused: NAME" on stderr and wait (up to 60 s, or until a signal), so a
@@ -74,7 +74,7 @@ def all_or_nothing(*, undone: str, done: str) -> Iterator[_Guard]:
     finally:
         guard.deferring += 1  # a signal while the handlers are put back is remembered
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
         _active = None
     if guard.pending:
         raise _aborted(done if guard.committed else undone, guard.pending)
