@@ -3,9 +3,10 @@ modules.toml, env files.
 
 Each of them may come from someone else. A reader takes at most MAX_FILE_BYTES,
 wants UTF-8 text without NUL bytes, refuses YAML aliases (a few hundred bytes of
-nested aliases expand to gigabytes: the "billion laughs"), wants a mapping with string
-keys at the top, and turns every failure into one InputFileError naming the file, the
-key where there is one, and the rule. Nothing is read past the limit.
+nested aliases expand to gigabytes: the "billion laughs"), refuses NUL characters and
+lone surrogates written as escapes, wants a mapping with string keys at the top, and
+turns every failure into one InputFileError (exit 2) naming the file, the key where
+there is one, and the rule. Nothing is read past the limit.
 """
 
 from __future__ import annotations
