@@ -76,7 +76,8 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
-@pytest.mark.parametrize("command", [["build"], ["publish", "--tag", "x"], ["doctor"], ["update"], ["run"]])
+@pytest.mark.parametrize("command", [["build"], ["publish", "--tag", "x"], ["doctor"], ["update"], ["run"],
+                                     ["new", "../other", "--defaults", "--data-file", ANSWERS_FILE]])
 def test_an_alias_bomb_answers_file_is_refused_by_every_command(project, command):
     """Each command in a real process, with its memory capped at 1 GiB: an expanded
     bomb would take GBs (before the readers refused aliases, minutes and GBs)."""
@@ -88,8 +89,8 @@ def test_an_alias_bomb_answers_file_is_refused_by_every_command(project, command
     result = subprocess.run([sys.executable, "-m", "yowasm", *command], cwd=project, capture_output=True,
                             text=True, timeout=120, preexec_fn=_limit_memory, stdin=subprocess.DEVNULL)
     assert result.returncode == 2, result.stderr
-    assert f"{project / ANSWERS_FILE} uses a YAML alias" in result.stderr and "Traceback" not in result.stderr
-    assert snapshot(project) == before
+    assert f"{ANSWERS_FILE} uses a YAML alias (*a on line 2)" in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(project) == before and not (project.parent / "other").exists()
 
 
 @pytest.mark.parametrize("case", ["binary", "non-UTF-8", "a list", "int keys", "null key"])
