@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from tests.projects import ADVERSARIAL, record_renames_into, yowasm_process
 from yowasm import __version__
 from yowasm.cli import app
 
@@ -289,8 +290,6 @@ def test_force_never_writes_through_a_symlinked_folder(tmp_path):
 
 
 def test_force_writes_the_answers_file_last(tmp_path, monkeypatch):
-    from tests.projects import record_renames_into
-
     project = tmp_path / "proj"
     project.mkdir()
     (project / "README.md").write_text("my readme")
@@ -323,8 +322,6 @@ def test_a_data_file_shown_in_an_error_is_literal(tmp_path):
 @pytest.mark.parametrize("case", ["alias bomb", "binary", "non-UTF-8", "a list", "int keys", "null key",
                                   "list value", "python tag", "deep nesting"])
 def test_hostile_data_files_are_refused_before_anything_is_written(tmp_path, case):
-    from tests.projects import ADVERSARIAL
-
     content, message = ADVERSARIAL[case]
     (tmp_path / "data.yml").write_bytes(content)
     result = new("proj", "--defaults", "--author", "a", "--data-file", "data.yml")
@@ -350,7 +347,7 @@ data_values = st.none() | st.booleans() | st.integers() | st.text(max_size=10) |
 data_files = st.one_of(
     st.none(),
     st.sampled_from(["alias bomb", "binary", "non-UTF-8", "a list", "int keys", "list value", "huge integer"])
-    .map(lambda case: __import__("tests.projects", fromlist=["ADVERSARIAL"]).ADVERSARIAL[case][0]),
+    .map(lambda case: ADVERSARIAL[case][0]),
     st.dictionaries(st.sampled_from(["name", "author", "language", "runtime", "registry", "namespace", "license",
                                      "nmae", "_src_path", "_yowasm_files"]), data_values, max_size=5)
     .map(lambda data: yaml.safe_dump(data).encode()),
@@ -400,8 +397,6 @@ def test_signals_to_a_real_new_leave_nothing_half_done_and_say_what_is_true(tmp_
                                                                             message, complete):
     """A real signal to a real `python -m yowasm new`, paused at an exact point by the
     test hook YOWASM_TEST_PAUSE (yowasm/interrupts.py; tests only)."""
-    from tests.projects import yowasm_process
-
     scratch = tmp_path / "tmp"  # copier's and Python's temporary folders land here
     scratch.mkdir()
     process = yowasm_process("new", "hello", "--defaults", "--author", "a", cwd=tmp_path, pause=point,
@@ -417,8 +412,6 @@ def test_signals_to_a_real_new_leave_nothing_half_done_and_say_what_is_true(tmp_
 
 
 def test_sigterm_during_new_force_leaves_the_folder_as_it_was(tmp_path):
-    from tests.projects import yowasm_process
-
     project = tmp_path / "proj"
     project.mkdir()
     (project / "README.md").write_text("my readme")

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.projects import answers
+from tests.projects import answers, record_renames_into
 from yowasm.errors import DestinationError
 from yowasm.languages import templates_dir
 from yowasm.scaffold import GENERATED_KEY, create_project, file_digest
@@ -243,8 +243,6 @@ def test_a_pending_merge_is_reported_even_when_nothing_else_changes(project, tem
 
 def test_the_answers_file_is_written_last(project, templates, monkeypatch):
     """The answers file, which says what the files are, is the last rename into the project."""
-    from tests.projects import record_renames_into
-
     (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
     (templates / "c/NOTES.md").write_text("new\n")
     (project / "Makefile").write_text("# mine\n")
