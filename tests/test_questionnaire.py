@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.projects import answers as make_answers
 from tests.projects import render
 from yowasm.errors import MissingAnswersError, UsageError
 from yowasm.languages import templates_dir
-from yowasm.questionnaire import QUESTIONS, resolve_answers
+from yowasm.questionnaire import QUESTIONS, check_given, example_answer, resolve_answers
 
 COPIER = yaml.safe_load((templates_dir() / "copier.yml").read_text())
 ASKED = [key for key, spec in COPIER.items() if not key.startswith("_") and spec.get("when") is not False]
@@ -112,3 +114,46 @@ def test_copier_validators_refuse_what_yowasm_refuses(tmp_path):
     )
     assert result.returncode != 0
     assert "lower case letters" in result.stdout + result.stderr
+
+
+# Answers given as flags are checked before the first question, so that whatever they
+# are, the questions still to come can always be answered: no dead end after prompting.
+_VALUES = {
+    "name": ["hello", "Bad Name", "test"],
+    "author": ["Ann Lee", ""],
+    "language": ["rust", "c", "cpp"],
+    "runtime": ["wasmtime", "wagi", "krustlet", "docker"],
+    "krustlet_node": ["wasi", "wagi", "linux"],
+    "registry": ["ghcr", "acr", "dockerhub", "none", "registry.example.com:5000", "myregistry"],
+    "namespace": ["octocat", "team/wasm", "Octo"],
+    "acr_name": ["myregistry", "my-reg"],
+    "artifact_format": ["wasm-to-oci", "cncf", "tar"],
+    "publisher": ["oras", "wasm-to-oci"],
+    "license": ["MIT", "GPL"],
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={key: st.sampled_from(values) for key, values in _VALUES.items()}))
+def test_flags_that_pass_the_first_check_can_always_be_completed_at_the_prompts(flags):
+    try:
+        check_given(flags, {})
+    except UsageError:
+        return  # refused before anything is asked
+    refused_everything = []
+
+    def ask(question, default, check):
+        candidates = [*question.choices, default, example_answer(question.key, {}), "registry.example.com"]
+        for candidate in candidates:
+            try:
+                check(candidate or "")
+                return candidate
+            except UsageError:
+                continue
+        refused_everything.append(question.key)
+        return default
+
+    answers = resolve_answers(flags, directory=Path("/p/hello"), ask=ask)
+    assert not refused_everything
+    assert {key: str(value) for key, value in answers.to_data().items() if key in flags} == {
+        key: str(value) for key, value in flags.items() if key in answers.to_data()}
