@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any, Iterable, Mapping
 
 from yowasm.errors import UsageError, ValidationError
+from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
 
 
 class Choice(str, Enum):
@@ -102,18 +103,11 @@ RESERVED_NAMES = frozenset(
 # OCI distribution spec: path components and registry host[:port].
 _OCI_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _NAMESPACE_RE = re.compile(rf"{_OCI_COMPONENT}(?:/{_OCI_COMPONENT})*")
-_DOMAIN_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_HOST_RE = re.compile(rf"(?P<host>{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})*)(?::(?P<port>[0-9]+))?")
 _ACR_NAME_RE = re.compile(r"[a-z0-9]{5,50}")
 _BRANCH_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]|/(?=[A-Za-z0-9_]))*")
 _PRINTABLE_EXCEPTIONS = "\t"
 
-WELL_KNOWN_HOSTS = {
-    "ghcr.io": RegistryKind.GHCR,
-    "docker.io": RegistryKind.DOCKERHUB,
-    "index.docker.io": RegistryKind.DOCKERHUB,
-    "registry-1.docker.io": RegistryKind.DOCKERHUB,
-}
+WELL_KNOWN_HOSTS = {host: RegistryKind(kind) for host, kind in HOST_ALIASES.items()}
 
 
 def validate_name(value: object) -> str:
@@ -179,24 +173,6 @@ def validate_namespace(value: object, *, single: bool = False) -> str:
     return namespace
 
 
-def validate_host(value: object) -> str:
-    text = str(value).strip().lower()
-    match = _HOST_RE.fullmatch(text)
-    rule = (
-        "must be a registry host name or IP address with an optional :PORT, holding a '.' "
-        "or a port (or be localhost) so that clients do not read it as a Docker Hub user"
-    )
-    example = "registry.example.com:5000"
-    if not match or len(text) > 253:
-        raise ValidationError("registry", value, rule, example)
-    if "." not in match.group("host") and match.group("port") is None and text != "localhost":
-        raise ValidationError("registry", value, rule, example)
-    port = match.group("port")
-    if port is not None and not 0 < int(port) < 65536:
-        raise ValidationError("registry port", port, "must be between 1 and 65535", "5000")
-    return text
-
-
 def validate_acr_name(value: object) -> str:
     name = str(value)
     if not _ACR_NAME_RE.fullmatch(name):
@@ -248,16 +224,16 @@ class Registry:
     def parse(cls, registry: object, namespace: object = None, acr_name: object = None) -> Registry:
         text = str(registry).strip().lower()
         kind = WELL_KNOWN_HOSTS.get(text) or _KIND_BY_CHOICE.get(text, RegistryKind.HOST)
-        if kind is RegistryKind.HOST and text.endswith(".azurecr.io"):
-            kind, acr_name = RegistryKind.ACR, acr_name or text.removesuffix(".azurecr.io")
+        if kind is RegistryKind.HOST and text.endswith(ACR_SUFFIX):
+            kind, acr_name = RegistryKind.ACR, acr_name or text.removesuffix(ACR_SUFFIX)
         if kind is RegistryKind.NONE:
             return cls(kind)
         if kind is RegistryKind.ACR:
-            return cls(kind, f"{validate_acr_name(acr_name)}.azurecr.io")
+            return cls(kind, f"{validate_acr_name(acr_name)}{ACR_SUFFIX}")
         if kind is RegistryKind.HOST:
             host = validate_host(registry)
         else:
-            host = {RegistryKind.GHCR: "ghcr.io", RegistryKind.DOCKERHUB: "docker.io"}[kind]
+            host = KIND_HOSTS[kind.value]
         return cls(kind, host, validate_namespace(namespace, single=kind is RegistryKind.DOCKERHUB))
 
     @property
@@ -270,7 +246,7 @@ class Registry:
     @property
     def acr_name(self) -> str | None:
         if self.kind is RegistryKind.ACR and self.host:
-            return self.host.removesuffix(".azurecr.io")
+            return self.host.removesuffix(ACR_SUFFIX)
         return None
 
     def repository(self, name: str) -> str | None:

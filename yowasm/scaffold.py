@@ -52,7 +52,7 @@ class Scaffold:
         else:
             steps.append(("run", facts.run))
         if self.answers.registry.kind is not RegistryKind.NONE:
-            steps.append(("publish", f"yowasm publish  # → {self.answers.repository}:canary"))
+            steps.append(("publish", f"yowasm publish  # → {self.answers.repository}:latest"))
         if self.answers.runtime is Runtime.KRUSTLET:
             steps.append(("deploy", "kubectl apply -f k8s/"))
         return steps

@@ -44,8 +44,9 @@ def oci_fetcher(*, plain_http: bool, insecure: bool, ca_file: Path | None) -> Ca
         import hashlib
         import os
 
-        from yowasm.oci import Reference, pull
         from yowasm.publishing import connection_for
+        from yowasm.reference import Reference
+        from yowasm.transfer import pull
 
         reference = Reference.parse(text)
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yowasm" / "oci"
