@@ -424,7 +424,7 @@ def test_sigterm_during_new_force_leaves_the_folder_as_it_was(tmp_path):
     assert sorted(tmp_path.iterdir()) == [project]
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5])
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2])
 def test_sigterm_while_copier_renders_leaves_nothing_or_a_whole_project(tmp_path, delay):
     """No test hook: the signal comes DELAY seconds after the staging folder appears,
     while copier is rendering or later. Whatever point it hits, the folder holds nothing
@@ -446,7 +446,8 @@ def test_sigterm_while_copier_renders_leaves_nothing_or_a_whole_project(tmp_path
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     left = sorted(path.name for path in work.iterdir())
-    assert "Traceback" not in stderr and list(scratch.iterdir()) == []
+    assert "Traceback" not in stderr, stderr
+    assert list(scratch.iterdir()) == []
     if left == ["hello"]:
         assert (work / "hello/.copier-answers.yml").is_file()
         # 0: done before the signal; -15: it came while the summary was printed, after
