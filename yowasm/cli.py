@@ -431,7 +431,14 @@ def serve(
     env: Optional[list[str]] = typer.Option(None, "--env", "-e", help="K=V for every module; repeatable."),
     env_file: Optional[Path] = typer.Option(None, "--env-file", help="File of K=V lines for every module.", dir_okay=False),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds a request may run before a 504.", min=0.05),
-    max_body: int = typer.Option(10 * 1024 * 1024, "--max-body", help="Largest request body in bytes (else 413).", min=0),
+    max_body: int = typer.Option(10 * 1024 * 1024, "--max-body", help="Largest request body in bytes, chunked or not (else 413).", min=0),
+    max_response: str = typer.Option("16MiB", "--max-response", help="Most output a handler may write (else 502, and it is stopped); bytes or KiB/MiB/GiB."),
+    max_memory: str = typer.Option("256MiB", "--max-memory", help="Most linear memory one handler instance may grow to; bytes or KiB/MiB/GiB."),
+    head_timeout: float = typer.Option(10.0, "--head-timeout", help="Seconds a client has to send a request's headers.", min=0.1),
+    idle_timeout: float = typer.Option(5.0, "--idle-timeout", help="Seconds an idle keep-alive connection stays open.", min=1),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a client has to send a request's body (else 408).", min=0.1),
+    max_connections: int = typer.Option(1000, "--max-connections", help="Open connections per worker (else 503); lowered to what the file-descriptor limit allows.", min=1),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes serving the same socket.", show_default="number of cores", min=1),
     watch: bool = typer.Option(False, "--watch", help="Rebuild and reload a project when its sources change."),
     plain_http: bool = _PLAIN_HTTP,
     insecure: bool = _INSECURE,
@@ -439,29 +446,36 @@ def serve(
 ) -> None:
     """Serve WAGI handlers over HTTP (a project is built first if needed)."""
     from yowasm import console
-    from yowasm.gateway import Gateway, Settings, parse_listen
-    from yowasm.gateway import serve as run_server
-    from yowasm.runner import parse_env
     from yowasm.errors import UsageError
+    from yowasm.gateway import Settings
+    from yowasm.runner import parse_env
+    from yowasm.server import Limits, parse_listen, parse_size
+    from yowasm.server import serve as run_server
     from yowasm.serving import oci_fetcher, routes_for
     from yowasm.serving import watch as watch_project
-    from yowasm.wagi import parse_env_file
+    from yowasm.wagi import load_modules_toml, parse_env_file
 
     address = parse_listen(listen)
+    limits = Limits(head_timeout=head_timeout, idle_timeout=idle_timeout, body_timeout=body_timeout,
+                    max_connections=max_connections, **({"workers": workers} if workers else {}))
     variables = [*(parse_env_file(env_file) if env_file else []), *parse_env(env or [])]
+    settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body,
+                        max_response=parse_size(max_response, "--max-response"),
+                        max_memory=parse_size(max_memory, "--max-memory"))
     routes, project = routes_for(target)
     if watch and project is None:
         raise UsageError("--watch needs a project folder (it rebuilds from the sources).",
                          hint="Example: yowasm serve . --watch")
     if project is not None:
         _build_if_stale(project)
-    settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body)
-    gateway = Gateway(routes, settings, log_error=console.log_line,
-                      fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file))
-    if watch:
-        watch_project(project, gateway, log=console.log_line)
-    run_server(gateway, address, log_access=console.access_logger(),
-               on_ready=lambda url: console.show_serving(url, gateway.route_table))
+
+    def start_watching(reload_all, stopped) -> None:
+        watch_project(project, reload_all, log=console.log_line, stopped=stopped)
+
+    run_server(routes, settings, limits, address, log_error=console.log_line, access_logger=console.access_logger,
+               fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file),
+               reload_routes=(lambda: load_modules_toml(project.modules_toml)) if project else None,
+               on_serving=start_watching if watch else None, on_ready=console.show_serving)
 
 
 def main() -> None:
