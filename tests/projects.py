@@ -15,6 +15,7 @@ import selectors
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
@@ -25,6 +26,7 @@ from typing import Any, Iterator
 import yaml
 
 from yowasm.model import ProjectAnswers
+from yowasm.readers import MAX_FILE_BYTES
 from yowasm.scaffold import create_project
 
 DEFAULT_ANSWERS: dict[str, Any] = {
@@ -124,6 +126,90 @@ def run_generated_ci(project: Path, *, timeout: float = 600) -> list[tuple[Step,
     return results
 
 
+def yowasm_process(*args: str, cwd: Path, pause: str | None = None, env: dict[str, str] | None = None,
+                   ) -> subprocess.Popen[str]:
+    """A real `python -m yowasm ARGS` process. With PAUSE, it is started with the test
+    hook YOWASM_TEST_PAUSE (yowasm/interrupts.py) and returned once it waits at that
+    point, so a test can send it a real signal there."""
+    environment = {**os.environ, **(env or {})}
+    if pause:
+        environment["YOWASM_TEST_PAUSE"] = pause
+    process = subprocess.Popen([sys.executable, "-m", "yowasm", *args], cwd=cwd, env=environment,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if pause:
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if line.strip() == f"yowasm-test-paused: {pause}":
+                break
+        else:
+            process.wait(timeout=60)
+            raise AssertionError(f"yowasm never reached {pause}:\n{''.join(seen)}")
+    return process
+
+
+def record_renames_into(folder: Path, monkeypatch: Any) -> list[str]:
+    """The paths (relative to FOLDER) that yowasm renames files to inside FOLDER, in
+    order. A spy: every rename still happens."""
+    from yowasm import scaffold
+
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def spy(source: Any, target: Any) -> None:
+        if Path(target).parent.resolve().is_relative_to(folder.resolve()):
+            renamed.append(Path(target).relative_to(folder).as_posix())
+        real_replace(source, target)
+
+    monkeypatch.setattr(scaffold.os, "replace", spy)
+    return renamed
+
+
+def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
+               ) -> subprocess.CompletedProcess[str]:
+    """`python -m yowasm ARGS` run to its end, output captured."""
+    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, env={**os.environ, **(env or {})},
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+
+
+ALIAS_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+name: *h
+"""
+
+#: Hostile data and answers files: (contents, what the refusal must say), each a file a
+#: user or an attacker could hand over.
+ADVERSARIAL = {
+    "alias bomb": (ALIAS_BOMB.encode(), "uses a YAML alias (*a on line 2)"),
+    "merge key": (b"base: &base {name: x}\nother:\n  <<: *base\n", "uses a YAML alias"),
+    "binary": (b"name: hello\n\x00\x01\x02\xff", "is binary (it holds NUL bytes)"),
+    "non-UTF-8": ("name: Zoë\n".encode("latin-1"), "is not UTF-8 text (byte 0xeb at offset 8)"),
+    "a list": (b"- name\n- hello\n", "must hold a mapping of keys to values, not a list"),
+    "a string": (b"hello\n", "must hold a mapping of keys to values, not text"),
+    "int keys": (b"1: one\nname: x\n", "has the key 1 (a number): keys must be text"),
+    "null key": (b"~: x\n", "has the key None (null): keys must be text"),
+    "bool key": (b"yes: x\n", "has the key True (true or false): keys must be text"),
+    "list value": (b"name: [a, b]\n", "the answer 'name' must be text, not a list"),
+    "mapping value": (b"author: {first: Jane}\n", "the answer 'author' must be text, not a mapping"),
+    "number value": (b"branch: 2024\n", "the answer 'branch' must be text, not a number"),
+    "binary value": (b"name: !!binary aGVsbG8=\n", "the answer 'name' must be text, not bytes"),
+    "python tag": (b"name: !!python/object/apply:os.system [echo owned]\n", "is not valid YAML or JSON"),
+    "unhashable key": (b"? [a, b]\n: x\n", "is not valid YAML or JSON"),
+    "deep nesting": (b"name: " + b"[" * 20000 + b"]" * 20000 + b"\n", "nested too deeply"),
+    "huge integer": (b"name: " + b"9" * 5000 + b"\n", "holds a value yowasm cannot read"),
+    "broken YAML": (b"name: [unclosed\n", "is not valid YAML or JSON"),
+    "NUL escape": (b'name: "hel\\0lo"\n', "has a NUL character in 'hel\\x00lo'"),
+    "lone surrogate": (b'_yowasm_files: {"\\ud800": abc}\n', "has a lone surrogate (not a Unicode character)"),
+    "too large": (b"name: " + b"x" * MAX_FILE_BYTES + b"\n", "is larger than 256 KiB"),
+}
 #: Sections of a generated README whose commands need nothing but this machine (the
 #: others need a registry account, a cluster or GitHub).
 LOCAL_SECTIONS = ("Build, test, run", "Run it with wasmtime", "Serve it (WAGI)", "Updating")

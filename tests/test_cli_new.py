@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from tests.projects import ADVERSARIAL, record_renames_into, yowasm_process
 from yowasm import __version__
 from yowasm.cli import app
 
@@ -254,3 +258,201 @@ def test_a_parent_folder_that_takes_no_files_is_named():
     result = new("/proc/hello", "--defaults", "--author", "x")  # /proc takes no new files, even from root
     assert result.exit_code == 2
     assert "Cannot create files in /proc" in result.output and "Traceback" not in result.output
+
+
+def test_force_lists_the_files_it_replaced(tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "README.md").write_text("my readme")
+    (project / "Makefile").write_text("all:\n")
+    (project / "notes.txt").write_text("mine")
+    result = new("proj", "--defaults", "--author", "a", "--language", "c", "--force")
+    assert result.exit_code == 0, result.output
+    assert "Replaced 2 existing files (--force):\n  Makefile\n  README.md\n" in result.output
+    assert "notes.txt" not in result.output
+    fresh = new("other", "--defaults", "--author", "a")
+    assert "Replaced" not in fresh.output
+
+
+def test_force_never_writes_through_a_symlinked_folder(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "main.rs").write_text("// someone else's\n")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "src").symlink_to(outside)
+    result = new("proj", "--defaults", "--author", "a", "--force")
+    assert result.exit_code == 2, result.output
+    assert f"src/main.rs → {outside / 'main.rs'}" in " ".join(result.output.split())
+    assert (outside / "main.rs").read_text() == "// someone else's\n" and sorted(outside.iterdir()) == [outside / "main.rs"]
+    assert sorted(project.iterdir()) == [project / "src"]
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".yowasm-new-")]
+
+
+def test_force_writes_the_answers_file_last(tmp_path, monkeypatch):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "README.md").write_text("my readme")
+    renamed = record_renames_into(project, monkeypatch)
+    assert new("proj", "--defaults", "--author", "a", "--force").exit_code == 0
+    assert renamed[-1] == ".copier-answers.yml" and "README.md" in renamed
+
+
+def test_outside_text_is_printed_literally(tmp_path):
+    """A folder name with rich markup, an emoji code and terminal escapes, as a shared
+    checkout or a hostile archive could have: shown as it is, and quoted for the shell."""
+    folder = "root:x:0 [bold]$(id)\x1b]0;owned\x07"
+    result = new(folder, "--defaults", "--author", "a", "--name", "hello")
+    assert result.exit_code == 0, result.output
+    assert "root:x:0 [bold]$(id)\\x1b]0;owned\\x07" in result.output
+    assert "\x1b" not in result.output and "❌" not in result.output
+    assert "cd 'root:x:0 [bold]$(id)\\x1b]0;owned\\x07'" in result.output
+    refused = new(folder, "--defaults", "--author", "a", "--name", "hello")
+    assert refused.exit_code == 2 and "root:x:0 [bold]$(id)\\x1b]0;owned\\x07 exists" in refused.output
+
+
+def test_a_data_file_shown_in_an_error_is_literal(tmp_path):
+    data = tmp_path / "passwd:x:0"
+    data.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    result = new("proj", "--defaults", "--data-file", str(data))
+    assert result.exit_code == 2
+    assert "passwd:x:0" in result.output and "❌" not in result.output
+
+
+@pytest.mark.parametrize("case", ["alias bomb", "binary", "non-UTF-8", "a list", "int keys", "null key",
+                                  "list value", "python tag", "deep nesting"])
+def test_hostile_data_files_are_refused_before_anything_is_written(tmp_path, case):
+    content, message = ADVERSARIAL[case]
+    (tmp_path / "data.yml").write_bytes(content)
+    result = new("proj", "--defaults", "--author", "a", "--data-file", "data.yml")
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()) and "data.yml" in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.yml"]
+
+
+flag_values = {
+    "--name": st.sampled_from(["hello", "Hello", "a" * 70, "x--y", "test", "", "héllo", "a\x1bb"]),
+    "--language": st.sampled_from(["rust", "c", "assemblyscript", "tinygo", "cpp", ""]),
+    "--runtime": st.sampled_from(["wasmtime", "wagi", "krustlet", "docker"]),
+    "--registry": st.sampled_from(["ghcr", "acr", "dockerhub", "none", "localhost:5000", "bad host", "a:99999"]),
+    "--namespace": st.sampled_from(["octocat", "team/wasm", "Octo", "a//b"]),
+    "--acr-name": st.sampled_from(["myregistry", "x"]),
+    "--author": st.text(max_size=12),
+    "--description": st.text(max_size=12),
+    "--license": st.sampled_from(["MIT", "Apache-2.0", "none", "GPL"]),
+    "--branch": st.sampled_from(["main", "a..b", "feature/x"]),
+    "--artifact-format": st.sampled_from(["cncf", "wasm-to-oci", "zip"]),
+}
+data_values = st.none() | st.booleans() | st.integers() | st.text(max_size=10) | st.lists(st.text(max_size=3), max_size=2)
+data_files = st.one_of(
+    st.none(),
+    st.sampled_from(["alias bomb", "binary", "non-UTF-8", "a list", "int keys", "list value", "huge integer"])
+    .map(lambda case: ADVERSARIAL[case][0]),
+    st.dictionaries(st.sampled_from(["name", "author", "language", "runtime", "registry", "namespace", "license",
+                                     "nmae", "_src_path", "_yowasm_files"]), data_values, max_size=5)
+    .map(lambda data: yaml.safe_dump(data).encode()),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flags=st.dictionaries(st.sampled_from(sorted(flag_values)), st.just(None), max_size=5).flatmap(
+           lambda chosen: st.fixed_dictionaries({flag: flag_values[flag] for flag in chosen})),
+       data=data_files, defaults=st.booleans())
+def test_property_new_makes_a_project_or_refuses_and_writes_nothing(tmp_path, flags, data, defaults):
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=tmp_path) as scratch:
+        os.chdir(scratch)
+        args = ["proj", *[part for flag, value in flags.items() for part in (flag, value)]]
+        if defaults:
+            args.append("--defaults")
+        if data is not None:
+            Path("data.yml").write_bytes(data)
+            args += ["--data-file", "data.yml"]
+        result = new(*args)
+        os.chdir(tmp_path)
+        assert result.exit_code in (0, 2), (args, result.output, result.exception)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        assert "Traceback" not in result.output
+        left = sorted(path.name for path in Path(scratch).iterdir())
+        if result.exit_code == 0:
+            assert "proj" in left and (Path(scratch) / "proj/.copier-answers.yml").is_file()
+        else:
+            assert left == (["data.yml"] if data is not None else [])
+
+
+NEW_SIGNALS = [
+    # (signal, where it arrives, exit code, message, whether the project is there)
+    (signal.SIGTERM, "new-before-commit", 143, "Aborted: nothing was written.", False),
+    (signal.SIGHUP, "new-before-commit", 129, "Aborted: nothing was written.", False),
+    (signal.SIGINT, "new-before-commit", 130, "Aborted: nothing was written.", False),
+    (signal.SIGTERM, "new-moving", 143, "Interrupted after the project was complete: hello is ready.", True),
+    (signal.SIGHUP, "new-committed", 129, "Interrupted after the project was complete: hello is ready.", True),
+    (signal.SIGINT, "new-committed", 130, "Interrupted after the project was complete: hello is ready.", True),
+]
+
+
+@pytest.mark.parametrize("signum, point, code, message, complete", NEW_SIGNALS)
+def test_signals_to_a_real_new_leave_nothing_half_done_and_say_what_is_true(tmp_path, signum, point, code,
+                                                                            message, complete):
+    """A real signal to a real `python -m yowasm new`, paused at an exact point by the
+    test hook YOWASM_TEST_PAUSE (yowasm/interrupts.py; tests only)."""
+    scratch = tmp_path / "tmp"  # copier's and Python's temporary folders land here
+    scratch.mkdir()
+    process = yowasm_process("new", "hello", "--defaults", "--author", "a", cwd=tmp_path, pause=point,
+                             env={"TMPDIR": str(scratch)})
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert f"Error: {message}" in stderr and "Traceback" not in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == (["hello", "tmp"] if complete else ["tmp"])
+    assert list(scratch.iterdir()) == []
+    if complete:
+        assert (tmp_path / "hello/.copier-answers.yml").is_file() and (tmp_path / "hello/src/main.rs").is_file()
+
+
+def test_sigterm_during_new_force_leaves_the_folder_as_it_was(tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "README.md").write_text("my readme")
+    process = yowasm_process("new", "proj", "--defaults", "--author", "a", "--force", cwd=tmp_path,
+                             pause="new-before-commit")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and "Aborted: proj was left as it was." in stderr
+    assert sorted(project.iterdir()) == [project / "README.md"] and (project / "README.md").read_text() == "my readme"
+    assert sorted(tmp_path.iterdir()) == [project]
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2])
+def test_sigterm_while_copier_renders_leaves_nothing_or_a_whole_project(tmp_path, delay):
+    """No test hook: the signal comes DELAY seconds after the staging folder appears,
+    while copier is rendering or later. Whatever point it hits, the folder holds nothing
+    or the whole project, the message says which, and no temporary folder is left."""
+    import subprocess
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "yowasm", "new", "hello", "--defaults", "--author", "a"],
+                               cwd=work, env={**os.environ, "TMPDIR": str(scratch)}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while process.poll() is None and not any(work.iterdir()):
+        time.sleep(0.005)
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    left = sorted(path.name for path in work.iterdir())
+    assert "Traceback" not in stderr, stderr
+    assert list(scratch.iterdir()) == []
+    if left == ["hello"]:
+        assert (work / "hello/.copier-answers.yml").is_file()
+        # 0: done before the signal; -15: it came while the summary was printed, after
+        # yowasm had put SIGTERM's default back; 143: it came before, and yowasm says so.
+        assert process.returncode in (0, 143, -signal.SIGTERM)
+        assert process.returncode != 143 or "Interrupted after the project was complete" in stderr
+    else:
+        assert left == [] and process.returncode == 143 and "Aborted: nothing was written." in stderr

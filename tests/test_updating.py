@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.projects import answers
+from tests.projects import answers, record_renames_into
 from yowasm.errors import DestinationError
 from yowasm.languages import templates_dir
 from yowasm.scaffold import GENERATED_KEY, create_project, file_digest
@@ -171,3 +173,108 @@ def test_a_record_naming_files_outside_the_project_is_ignored(project, templates
                             f"  {outside}: {file_digest(outside)}\n")
     update = update_project(project, templates=templates)
     assert changes(update) == {} and outside.read_text() == "not yowasm's\n"
+
+
+def test_a_symlinked_folder_leading_outside_is_refused_and_nothing_is_written(project, templates, tmp_path):
+    """`src` links to a folder outside the project: reading, writing or removing through
+    it would reach files that are not the project's."""
+    outside = tmp_path / "outside-src"
+    shutil.move(project / "src", outside)
+    (project / "src").symlink_to(outside)
+    outside_before, before = snapshot(outside), snapshot(project)
+    (templates / "c/src/main.c.jinja").write_text("/* newer */\n")
+    (templates / "c/src/greeting.h.jinja").unlink()  # would remove src/greeting.h
+    (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
+    with pytest.raises(DestinationError) as refused:
+        update_project(project, templates=templates)
+    assert "lead outside it through a symlink" in refused.value.message
+    assert f"src/main.c → {outside / 'main.c'}" in refused.value.message
+    assert f"src/greeting.h → {outside / 'greeting.h'}" in refused.value.message
+    assert "Nothing was written" in refused.value.message
+    assert snapshot(outside) == outside_before and snapshot(project) == before
+    assert not any(path.name.startswith(".yowasm-") for path in project.parent.iterdir())
+
+
+def test_a_symlink_inside_the_project_is_fine(project, templates):
+    shutil.move(project / "src", project / "sources")
+    (project / "src").symlink_to("sources")
+    (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
+    update = update_project(project, templates=templates)
+    assert changes(update) == {".editorconfig": Change.UPDATED}
+
+
+def test_a_file_linked_outside_is_refused_too(project, templates, tmp_path):
+    outside = tmp_path / "someone-elses.c"
+    outside.write_text("/* not yowasm's */\n")
+    (project / "src/main.c").unlink()
+    (project / "src/main.c").symlink_to(outside)
+    with pytest.raises(DestinationError, match="src/main.c → "):
+        update_project(project, templates=templates)
+    assert outside.read_text() == "/* not yowasm's */\n"
+
+
+def test_an_earlier_yowasm_new_file_is_never_overwritten_and_stays_pending(project, templates):
+    (project / "src/main.c").write_text("/* mine */\n")
+    (templates / "c/src/main.c.jinja").write_text("/* newer 1 */\n")
+    first = update_project(project, templates=templates)
+    assert changes(first)["src/main.c"] is Change.CONFLICT and first.pending == ()
+    (project / "src/main.c.yowasm-new").write_text("/* newer 1, half merged */\n")  # a merge in progress
+
+    (templates / "c/src/main.c.jinja").write_text("/* newer 2 */\n")
+    second = update_project(project, templates=templates)
+    assert changes(second)["src/main.c"] is Change.PENDING and second.pending == ("src/main.c",)
+    assert (project / "src/main.c.yowasm-new").read_text() == "/* newer 1, half merged */\n"
+    assert (project / "src/main.c").read_text() == "/* mine */\n"
+
+    # Merged and deleted: the next update offers the templates' newest version again.
+    (project / "src/main.c.yowasm-new").unlink()
+    third = update_project(project, templates=templates)
+    assert changes(third)["src/main.c"] is Change.CONFLICT and third.pending == ()
+    assert (project / "src/main.c.yowasm-new").read_text() == "/* newer 2 */\n"
+
+
+def test_a_pending_merge_is_reported_even_when_nothing_else_changes(project, templates):
+    (project / "Makefile").write_text("# mine\n")
+    (project / "Makefile.yowasm-new").write_text("# theirs\n")
+    update = update_project(project, templates=templates)
+    assert update.pending == ("Makefile",) and not update.changed
+    assert (project / "Makefile.yowasm-new").read_text() == "# theirs\n"
+
+
+def test_the_answers_file_is_written_last(project, templates, monkeypatch):
+    """The answers file, which says what the files are, is the last rename into the project."""
+    (templates / "_shared/.editorconfig").write_text("root = true\n# newer\n")
+    (templates / "c/NOTES.md").write_text("new\n")
+    (project / "Makefile").write_text("# mine\n")
+    (templates / "c/Makefile.jinja").write_text("# newer\n")
+    renamed = record_renames_into(project, monkeypatch)
+    update_project(project, templates=templates)
+    assert set(renamed) == {".editorconfig", "NOTES.md", "Makefile.yowasm-new", ".copier-answers.yml"}
+    assert renamed[-1] == ".copier-answers.yml"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(record=st.dictionaries(
+    st.sampled_from(["../outside.txt", "/etc/hostname", "src/../../outside.txt", "src/main.c", "Makefile",
+                     "a" * 300, "new/file", "./README.md", "src//main.c"]) | st.text(max_size=12),
+    st.text("0123456789abcdef", max_size=16) | st.integers(), max_size=6))
+def test_property_no_recorded_path_reaches_outside_the_project(project, templates, tmp_path, record):
+    """Whatever the answers file says it generated, update touches nothing outside the
+    project, and either applies or refuses with one clear error."""
+    from yowasm.errors import YowasmError
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yowasm's\n")
+    answers_file = project / ".copier-answers.yml"
+    original = answers_file.read_text()
+    try:
+        recorded = yaml.safe_load(original)
+        answers_file.write_text(yaml.safe_dump({**recorded, GENERATED_KEY: {**recorded[GENERATED_KEY], **record}}))
+        try:
+            update_project(project, templates=templates)
+        except YowasmError as error:
+            assert error.exit_code in (1, 2)
+        assert outside.read_text() == "not yowasm's\n"
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["hello", "outside.txt", "templates"]
+    finally:
+        answers_file.write_text(original)

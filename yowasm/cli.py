@@ -31,8 +31,8 @@ class _Group(TyperGroup):
         except YowasmError as error:
             _print_error(error)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            _print_error(Aborted())
+        except KeyboardInterrupt:  # core code that writes says what it undid; here nothing is known
+            _print_error(Aborted("Aborted."))
             raise typer.Exit(Aborted.exit_code) from None
         except OSError as error:  # a file operation no core function anticipated
             _print_error(FileSystemError.from_os_error(error))

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
+from yowasm.text import literal, shell_command
+
 if TYPE_CHECKING:
     from yowasm.build import BuildResult
     from yowasm.transfer import Published, Pulled
@@ -28,7 +30,9 @@ UNWRAPPED = 10_000
 
 
 def _console(stream: TextIO, **options: object) -> Console:
-    return Console(highlight=False, width=None if stream.isatty() else UNWRAPPED, **options)
+    # emoji=False: a path or file content such as `root:x:0:0` is shown as it is, never as an
+    # emoji code (`:x:`).
+    return Console(highlight=False, emoji=False, width=None if stream.isatty() else UNWRAPPED, **options)
 
 
 out = _console(sys.stdout)
@@ -56,15 +60,21 @@ def prompt_stream() -> TextIO | None:
     return _terminal
 
 
+def _shown(value: object, *, single_line: bool = True) -> str:
+    """Outside text (a path, a name, a registry's words, file contents) for rich:
+    no markup, no terminal control characters, on one line unless told otherwise."""
+    return escape(literal(value, single_line=single_line))
+
+
 def is_interactive() -> bool:
     return prompt_stream() is not None
 
 
 def print_error(error: YowasmError) -> None:
     # Wrapped at words in a terminal; never in a pipe or log (see UNWRAPPED), so they can be grepped.
-    err.print(f"[bold red]Error:[/] {escape(error.message)}")
+    err.print(f"[bold red]Error:[/] {_shown(error.message, single_line=False)}")
     if error.hint:
-        err.print(f"[dim]{escape(error.hint)}[/]")
+        err.print(f"[dim]{_shown(error.hint, single_line=False)}[/]")
 
 
 def ask(question: Question, default: str | None, check: AnswerCheck) -> str:
@@ -124,13 +134,13 @@ def confirm(prompt: str, *, default: bool = True) -> bool:
 
 
 def _tree(root: Path, files: list[Path]) -> Tree:
-    tree = Tree(f"[bold]{escape(str(root))}[/]")
+    tree = Tree(f"[bold]{_shown(root)}[/]")
     nodes: dict[Path, Tree] = {Path(): tree}
     for relative in sorted(files):
         for depth in range(1, len(relative.parts) + 1):
             part = Path(*relative.parts[:depth])
             if part not in nodes:
-                label = escape(part.name) + ("/" if depth < len(relative.parts) else "")
+                label = _shown(part.name) + ("/" if depth < len(relative.parts) else "")
                 nodes[part] = nodes[part.parent].add(label)
     return tree
 
@@ -140,15 +150,20 @@ def show_scaffold(scaffold: Scaffold, *, git: GitResult | None = None) -> None:
     out.print(_tree(scaffold.display_path, scaffold.files))
     reference = answers.repository
     out.print(
-        f"\n[bold green]Created[/] {answers.language.title} {escape(answers.runtime.value)} project "
-        f"[bold]{escape(answers.name)}[/]"
-        + (f" → {escape(reference)}" if reference else "")
+        f"\n[bold green]Created[/] {answers.language.title} {_shown(answers.runtime.value)} project "
+        f"[bold]{_shown(answers.name)}[/]"
+        + (f" → {_shown(reference)}" if reference else "")
     )
+    if scaffold.replaced:
+        count = len(scaffold.replaced)
+        out.print(f"[yellow]Replaced {count} existing file{'s' if count > 1 else ''}[/] (--force):")
+        for path in scaffold.replaced:
+            out.print(f"  {_shown(path.as_posix())}")
     if git is not None:
         _show_git(git)
     out.print("\n[bold]Next steps[/]")
     for label, command in scaffold.next_steps:
-        out.print(f"  [dim]{label:<8}[/] {escape(command)}")
+        out.print(f"  [dim]{label:<8}[/] {_shown(command)}")
 
 
 def _show_git(git: GitResult) -> None:
@@ -183,25 +198,41 @@ def show_update(update: Update) -> None:
     from yowasm.updating import CONFLICT_SUFFIX, Change
 
     styles = {Change.ADDED: "green", Change.UPDATED: "green", Change.REMOVED: "yellow",
-              Change.CONFLICT: "bold red", Change.LEFT: "yellow", Change.SKIPPED: "dim", Change.KEPT: "dim"}
+              Change.CONFLICT: "bold red", Change.PENDING: "bold red", Change.LEFT: "yellow",
+              Change.SKIPPED: "dim", Change.KEPT: "dim"}
     for key, before, after in update.answer_changes:
-        out.print(f"  [bold]{escape(key)}[/]: {escape(before)} → {escape(after)}", soft_wrap=True)
+        out.print(f"  [bold]{_shown(key)}[/]: {_shown(before)} → {_shown(after)}", soft_wrap=True)
     for path, change in update.changes:
         if change is not Change.UNCHANGED:
-            out.print(f"  [{styles[change]}]{change.value:<9}[/] {escape(path)}", soft_wrap=True)
+            out.print(f"  [{styles[change]}]{change.value:<9}[/] {_shown(path)}", soft_wrap=True)
     tally = Counter(change for _, change in update.changes)
     counts = ", ".join(f"{tally[change]} {change.value}" for change in Change if tally[change])
-    versions = f"templates {update.from_version or 'unknown'} → {update.to_version}"
+    versions = f"templates {_shown(update.from_version or 'unknown')} → {_shown(update.to_version)}"
     verb = "Would update" if update.dry_run else "Updated"
     if not update.changed:
-        out.print(f"[bold green]Up to date[/] {escape(update.name)} ({versions}; {counts})", soft_wrap=True)
-        return
-    out.print(f"\n[bold green]{verb}[/] {escape(update.name)} ({versions}): {counts}", soft_wrap=True)
+        out.print(f"[bold green]Up to date[/] {_shown(update.name)} ({versions}; {counts})", soft_wrap=True)
+    else:
+        out.print(f"\n[bold green]{verb}[/] {_shown(update.name)} ({versions}): {counts}", soft_wrap=True)
     for path in update.paths(Change.CONFLICT):
-        out.print(f"[bold red]Merge by hand:[/] diff -u {escape(path)} {escape(path + CONFLICT_SUFFIX)}"
-                  f"  [dim](then delete {escape(path + CONFLICT_SUFFIX)})[/]", soft_wrap=True)
-    if update.dry_run:
+        theirs = path + CONFLICT_SUFFIX
+        if update.dry_run:
+            out.print(f"[bold red]Would write[/] {_shown(theirs)} [dim](the templates' version, to merge by hand)[/]",
+                      soft_wrap=True)
+        else:
+            out.print(f"[bold red]Merge by hand:[/] {_shown(shell_command('diff', '-u', path, theirs))}"
+                      f"  [dim](then delete {_shown(theirs)})[/]", soft_wrap=True)
+    _show_pending_merges(update.pending, "from an earlier update, kept as it is")
+    if update.dry_run and update.changed:
         out.print("[dim]Nothing was written (--dry-run).[/]")
+
+
+def _show_pending_merges(paths: tuple[str, ...] | list[str], note: str) -> None:
+    from yowasm.project import CONFLICT_SUFFIX
+
+    for path in paths:
+        theirs = path + CONFLICT_SUFFIX
+        out.print(f"[yellow]Pending merge[/] ({note}): {_shown(shell_command('diff', '-u', path, theirs))}"
+                  f"  [dim](then delete {_shown(theirs)})[/]", soft_wrap=True)
 
 
 def show_built(result: BuildResult, *, stderr: bool = False) -> None:
@@ -211,7 +242,7 @@ def show_built(result: BuildResult, *, stderr: bool = False) -> None:
     except ValueError:
         shown = result.module
     done = "Built" if result.commands else "Up to date:"
-    console.print(f"[bold green]{done}[/] {escape(str(shown))} ({result.size:,} bytes)")
+    console.print(f"[bold green]{done}[/] {_shown(shown)} ({result.size:,} bytes)")
 
 
 def show_diagnosis(diagnosis: Diagnosis) -> None:
@@ -230,16 +261,17 @@ def show_diagnosis(diagnosis: Diagnosis) -> None:
             status = "[yellow]optional[/]"
         table.add_row(
             finding.language.title,
-            escape(finding.name),
+            _shown(finding.name),
             status,
-            escape(finding.found),
-            escape(finding.install) if finding.status is not Status.OK else "",
+            _shown(finding.found),
+            _shown(finding.install) if finding.status is not Status.OK else "",
         )
     out.print(table)
     languages = dict.fromkeys(finding.language for finding in diagnosis.findings)
     for language in languages:
         verdict = "[green]ready[/]" if diagnosis.complete(language) else "[red]incomplete[/]"
         out.print(f"{language.title}: {verdict}")
+    _show_pending_merges(diagnosis.pending_merges, "from yowasm update")
 
 
 @contextmanager
@@ -262,22 +294,22 @@ def transfer_progress(label: str) -> Iterator[Callable[[int], Callable[[int], No
 
 
 def show_published(published: Published) -> None:
-    out.print(f"[bold green]Pushed[/] {escape(str(published.reference))}", soft_wrap=True)
-    out.print(f"Digest: {published.digest}", soft_wrap=True)
+    out.print(f"[bold green]Pushed[/] {_shown(published.reference)}", soft_wrap=True)
+    out.print(f"Digest: {_shown(published.digest)}", soft_wrap=True)
     out.print(f"[dim]{published.size:,} bytes, {published.uploaded_bytes:,} uploaded[/]", soft_wrap=True)
 
 
 def show_pulled(pulled: Pulled) -> None:
-    out.print(f"[bold green]Pulled[/] {escape(str(pulled.reference))} → {escape(str(pulled.path))} "
+    out.print(f"[bold green]Pulled[/] {_shown(pulled.reference)} → {_shown(pulled.path)} "
               f"({pulled.size:,} bytes, {pulled.layout.value} layout)", soft_wrap=True)
-    out.print(f"Digest: {pulled.digest}", soft_wrap=True)
+    out.print(f"Digest: {_shown(pulled.digest)}", soft_wrap=True)
 
 
 def show_logged_in(login: Login) -> None:
     checked = {True: "checked by the registry", False: "the registry asks for none",
                None: "not checked"}[login.accepted]
-    out.print(f"[bold green]Logged in[/] to {escape(login.registry)} as {escape(login.username)} "
-              f"({checked}; stored in {escape(str(login.path))})", soft_wrap=True)
+    out.print(f"[bold green]Logged in[/] to {_shown(login.registry)} as {_shown(login.username)} "
+              f"({checked}; stored in {_shown(login.path)})", soft_wrap=True)
 
 
 def show_logged_out(logout: Logout) -> None:
@@ -308,12 +340,13 @@ def ask_secret(prompt: str) -> str:
 def show_serving(url: str, routes: list[tuple[str, str, str]]) -> None:
     err.print(f"[bold green]Serving[/] on {url}  [dim](Ctrl-C stops)[/]", soft_wrap=True)
     for route, source, entrypoint in routes:
-        suffix = f" [dim]({escape(entrypoint)})[/]" if entrypoint != "_start" else ""
-        err.print(f"  {escape(route):<24} → {escape(source)}{suffix}", soft_wrap=True)
+        suffix = f" [dim]({_shown(entrypoint)})[/]" if entrypoint != "_start" else ""
+        err.print(f"  {_shown(route):<24} → {_shown(source)}{suffix}", soft_wrap=True)
 
 
 def log_line(message: str) -> None:
-    err.print(f"[yellow]{escape(message)}[/]" if err.is_terminal else message, soft_wrap=True, highlight=False)
+    shown = _shown(message, single_line=False)
+    err.print(f"[yellow]{shown}[/]" if err.is_terminal else shown, soft_wrap=True, highlight=False)
 
 
 def access_logger() -> Callable[[str, str, int, float], None]:
@@ -322,13 +355,14 @@ def access_logger() -> Callable[[str, str, int, float], None]:
 
     if not err.is_terminal:
         def plain(method: str, path: str, status: int, seconds: float) -> None:
-            sys.stderr.write(f"{method} {path} {status} {seconds * 1000:.1f}ms\n")
+            sys.stderr.write(f"{literal(method, single_line=True)} {literal(path, single_line=True)} {status} "
+                             f"{seconds * 1000:.1f}ms\n")
             sys.stderr.flush()
 
         return plain
 
     def rich_line(method: str, path: str, status: int, seconds: float) -> None:
         colour = "green" if status < 400 else "yellow" if status < 500 else "red"
-        err.print(f"{method} {escape(path)} [{colour}]{status}[/] [dim]{seconds * 1000:.1f}ms[/]", soft_wrap=True)
+        err.print(f"{_shown(method)} {_shown(path)} [{colour}]{status}[/] [dim]{seconds * 1000:.1f}ms[/]", soft_wrap=True)
 
     return rich_line

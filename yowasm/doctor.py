@@ -76,6 +76,8 @@ class Finding:
 class Diagnosis:
     findings: tuple[Finding, ...]
     project: Project | None
+    #: The project's files with a FILE.yowasm-new from `yowasm update` still to merge.
+    pending_merges: tuple[str, ...] = ()
 
     def complete(self, language: Language) -> bool:
         return not any(f.blocking for f in self.findings if f.language is language)
@@ -101,7 +103,7 @@ def diagnose(project: Project | None = None) -> Diagnosis:
                 checks.append((facts, HTTP_CLIENT))
         with ThreadPoolExecutor(max_workers=8) as pool:
             findings = tuple(pool.map(lambda check: _check(*check, workdir, project is not None), checks))
-    return Diagnosis(findings, project)
+    return Diagnosis(findings, project, tuple(project.pending_merges()) if project else ())
 
 
 def _check(facts: LanguageFacts, item: Tool | TargetCheck, workdir: Path, in_project: bool) -> Finding:

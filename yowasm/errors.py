@@ -71,6 +71,11 @@ class DestinationError(UsageError):
     """The destination directory cannot be used as asked."""
 
 
+class InputFileError(UsageError):
+    """A file yowasm was told to read (data file, answers file, modules.toml, env file)
+    is unreadable, too large, not text, or not of the shape it must have."""
+
+
 class FileSystemError(YowasmError):
     """An operating-system call failed: a file or folder that cannot be read or written
     (permissions, a full disk, a missing folder)."""

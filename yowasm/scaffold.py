@@ -12,20 +12,18 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import yaml
 
-from yowasm.errors import Aborted, DestinationError, TemplateError, YowasmError
+from yowasm import interrupts
+from yowasm.errors import DestinationError, TemplateError, YowasmError
 from yowasm.languages import language_facts, templates_dir
 from yowasm.model import ProjectAnswers, RegistryKind, Runtime
-from yowasm.project import ANSWERS_FILE
-
-#: The answers-file key under which yowasm records a digest of every file it generated,
-#: so that `yowasm update` can tell files a user edited from files it may replace.
-GENERATED_KEY = "_yowasm_files"
+from yowasm.project import ANSWERS_FILE, GENERATED_KEY, resolves_inside
+from yowasm.text import shell_command
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,8 @@ class Scaffold:
     answers: ProjectAnswers
     files: list[Path]
     created_directory: bool
+    #: Files that were there before (with --force) and were replaced.
+    replaced: list[Path] = field(default_factory=list)
     #: The language's one-time setup (npm install) has been run.
     set_up: bool = False
 
@@ -43,7 +43,7 @@ class Scaffold:
         facts = language_facts(self.answers.language)
         steps = []
         if self.display_path != Path("."):
-            steps.append(("enter", f"cd {self.display_path}"))
+            steps.append(("enter", shell_command("cd", self.display_path)))
         if facts.setup and not self.set_up:
             steps.append(("setup", facts.setup))
         steps += [("build", facts.build), ("test", facts.test)]
@@ -70,7 +70,7 @@ def check_destination(destination: Path, *, force: bool) -> None:
     if not destination.parent.is_dir():
         raise DestinationError(
             f"The parent folder {destination.parent} does not exist.",
-            hint=f"Create it first: mkdir -p {destination.parent}",
+            hint=f"Create it first: {shell_command('mkdir', '-p', destination.parent)}",
         )
 
 
@@ -80,28 +80,65 @@ def create_project(answers: ProjectAnswers, destination: Path, *, force: bool = 
     destination = destination.absolute()
     check_destination(destination, force=force)
     existed = destination.exists()
-    with staging_folder(destination.parent) as staging:
+    undone = f"Aborted: {display_path} was left as it was." if existed else "Aborted: nothing was written."
+    done = f"Interrupted after the project was complete: {display_path} is ready."
+    with interrupts.all_or_nothing(undone=undone, done=done) as run, staging_folder(destination.parent) as staging:
         rendered = staging / "project"
         generated = render_project(answers, rendered, templates)
-        files = sorted(Path(path) for path in [*generated, ANSWERS_FILE])
+        # The answers file goes last: it says the project is complete.
+        files = [*sorted(Path(path) for path in generated), Path(ANSWERS_FILE)]
+        replaced = []
         if existed:
-            move_into(rendered, destination, files, staging / "backup")
-        else:
-            os.rename(rendered, destination)
-    return Scaffold(destination, display_path, answers, files, created_directory=not existed)
+            refuse_paths_outside(destination, files)
+            replaced = [path for path in files if os.path.lexists(destination / path)]
+        interrupts.checkpoint("new-before-commit")
+        with interrupts.deferred():
+            interrupts.checkpoint("new-moving")  # a signal here waits until all is in place
+            if existed:
+                move_into(rendered, destination, files, staging / "backup")
+            else:
+                os.rename(rendered, destination)
+            run.committed = True
+        interrupts.checkpoint("new-committed")
+    return Scaffold(destination, display_path, answers, sorted(files), created_directory=not existed,
+                    replaced=replaced)
+
+
+def refuse_paths_outside(root: Path, paths: Iterable[Path | str]) -> None:
+    """Raise DestinationError naming every path under ROOT that a symlink (a linked
+    folder on the way, or the file itself) takes outside ROOT."""
+    outside = [f"{path} → {os.path.realpath(root / path)}" for path in paths if not resolves_inside(root / path, root)]
+    if outside:
+        raise DestinationError(
+            f"{len(outside)} path{'s' if len(outside) > 1 else ''} in {root} lead{'' if len(outside) > 1 else 's'} "
+            "outside it through a symlink, and yowasm writes only inside the project: " + ", ".join(outside)
+            + ". Nothing was written.",
+            hint="Replace the symlink with a real folder or file (or remove it), then run the command again.",
+        )
 
 
 def render_project(answers: ProjectAnswers, target: Path, templates: Path | None = None) -> dict[str, str]:
     """Render the project into TARGET (which must not exist) and record in its answers
     file a digest of every other file; returns those digests by relative path."""
+    generated = render_files(answers, target, templates)
+    record_digests(target / ANSWERS_FILE, generated)
+    return generated
+
+
+def render_files(answers: ProjectAnswers, target: Path, templates: Path | None = None) -> dict[str, str]:
+    """Render the project into TARGET (which must not exist); the digest of every file
+    but the answers file, by relative path."""
     _render(answers, target, templates or templates_dir())
     files = (path for path in sorted(target.rglob("*")) if path.is_file())
     generated = {path.relative_to(target).as_posix(): file_digest(path) for path in files}
     del generated[ANSWERS_FILE]
-    with (target / ANSWERS_FILE).open("a", encoding="utf-8") as answers_file:
-        answers_file.write("# Digests of the files yowasm generated: `yowasm update` replaces only files still like this.\n")
-        answers_file.write(yaml.safe_dump({GENERATED_KEY: generated}, default_flow_style=False, allow_unicode=True))
     return generated
+
+
+def record_digests(answers_file: Path, digests: dict[str, str]) -> None:
+    with answers_file.open("a", encoding="utf-8") as file:
+        file.write("# Digests of the files yowasm generated: `yowasm update` replaces only files still like this.\n")
+        file.write(yaml.safe_dump({GENERATED_KEY: digests}, default_flow_style=False, allow_unicode=True))
 
 
 def file_digest(path: Path) -> str:
@@ -111,7 +148,8 @@ def file_digest(path: Path) -> str:
 
 @contextmanager
 def staging_folder(parent: Path) -> Iterator[Path]:
-    """A scratch folder in PARENT (so its files can be renamed into place), always removed."""
+    """A scratch folder in PARENT (so its files can be renamed into place), always
+    removed, even when a signal comes while it is being removed."""
     try:
         staging = Path(tempfile.mkdtemp(prefix=".yowasm-new-", dir=parent))
     except OSError as error:
@@ -119,10 +157,9 @@ def staging_folder(parent: Path) -> Iterator[Path]:
                                hint="Choose a folder you can write to.") from None
     try:
         yield staging
-    except KeyboardInterrupt:
-        raise Aborted() from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with interrupts.deferred():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _render(answers: ProjectAnswers, target: Path, templates: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from yowasm.errors import ServeError
+from yowasm.readers import read_text, read_toml
 
 WILDCARD = "/..."
 DEFAULT_ARGV = "${SCRIPT_NAME} ${ARGS}"
@@ -66,14 +67,7 @@ def _invalid(where: str, field_name: str, value: Any, rule: str, example: str) -
 
 
 def load_modules_toml(path: Path) -> list[Route]:
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as error:
-        raise ServeError(f"Cannot read {path}: {error.strerror}.", exit_code=2) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ServeError(f"{path} is not valid TOML: {error}.", exit_code=2) from None
+    data = read_toml(path, "WAGI modules file", example='[[module]] route = "/..." module = "build/hello.wasm"')
     modules = data.get("module")
     if not isinstance(modules, list) or not modules:
         raise _invalid(str(path), "module table", modules, "modules.toml needs one or more [[module]] tables",
@@ -160,10 +154,7 @@ def find_route(routes: list[Route], path: str) -> Route | None:
 
 def parse_env_file(path: Path) -> list[tuple[str, str]]:
     pairs = []
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except OSError as error:
-        raise ServeError(f"Cannot read the env file {path}: {error.strerror}.", exit_code=2) from None
+    lines = read_text(path, "env file").splitlines()
     for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith("#"):
