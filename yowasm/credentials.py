@@ -172,7 +172,7 @@ def _edit(change: Callable[[dict], bool]) -> Path:
     """Apply CHANGE to the config under its lock; write it back (through a symlink,
     to its target) when CHANGE says it changed something. A termination signal
     meanwhile leaves the file as it was and no temporary file behind."""
-    from yowasm.signals import interrupt_on_signals
+    from yowasm.interrupts import interrupt_on_signals
 
     path = docker_config_path()
     target = Path(os.path.realpath(path))

@@ -1,6 +1,9 @@
-"""Ctrl-C, SIGTERM and SIGHUP during work that must be all or nothing (`new`, `update`).
+"""Ctrl-C, SIGTERM and SIGHUP: handled alike, so that clean-ups always run.
 
-While `all_or_nothing` runs, the three signals raise `Interrupted` (a KeyboardInterrupt,
+`interrupt_on_signals` makes SIGTERM and SIGHUP raise as Ctrl-C does (publish, pull,
+login). For work that must be all or nothing (`new`, `update`):
+
+while `all_or_nothing` runs, the three signals raise `Interrupted` (a KeyboardInterrupt,
 so every `finally` and `with` on the way cleans up) and the block ends in an `Aborted`
 error that says what is true: nothing was changed, or the work was complete when the
 signal came. Inside `deferred()` (moving files into place, putting them back, removing
@@ -78,6 +81,27 @@ def all_or_nothing(*, undone: str, done: str) -> Iterator[_Guard]:
         _active = None
     if guard.pending:
         raise _aborted(done if guard.committed else undone, guard.pending)
+
+
+@contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """Inside the block SIGTERM and SIGHUP raise Interrupted as Ctrl-C does, so that
+    clean-ups (a partial download removed, a lock released) run whichever way a user
+    or a supervisor stops yowasm. Main thread only, as `all_or_nothing`."""
+    if threading.current_thread() is not threading.main_thread() or _active is not None:
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    terminating = [signum for signum in SIGNALS if signum != signal.SIGINT]
+    previous = {signum: signal.signal(signum, interrupt) for signum in terminating}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _aborted(message: str, signum: int) -> Aborted:

@@ -15,7 +15,7 @@ from yowasm.errors import FileSystemError, InvalidReferenceError, RegistryError,
 from yowasm.model import ArtifactFormat
 from yowasm.reference import Reference
 from yowasm.registry_client import Connection, ProgressCallback, RegistryClient, sha256_digest
-from yowasm.signals import interrupt_on_signals
+from yowasm.interrupts import interrupt_on_signals
 from yowasm.text import literal
 
 
