@@ -1,8 +1,7 @@
 """Ctrl-C, SIGTERM and SIGHUP: handled alike, so that clean-ups always run.
 
 `interrupt_on_signals` makes SIGTERM and SIGHUP raise as Ctrl-C does (publish, pull,
-login). For work that must be all or nothing (`new`, `update`):
-
+login). For work that must be all or nothing (`new`, `update`),
 while `all_or_nothing` runs, the three signals raise `Interrupted` (a KeyboardInterrupt,
 so every `finally` and `with` on the way cleans up) and the block ends in an `Aborted`
 error that says what is true: nothing was changed, or the work was complete when the
