@@ -233,6 +233,10 @@ def test_every_action_is_pinned_to_a_commit(projects):
                 assert len(reference.rsplit("@", 1)[1]) == 40, f"{path}: {line}"
 
 
+#: Files the templates import, not render.
+MACROS = {"facts.jinja", "runtime.jinja", "rules.jinja"}
+
+
 def test_language_folders_share_every_common_item():
     """A language folder holds its own files plus a link to each shared file, so no
     shared file is copied into four places. Links are to files, not folders, because
@@ -242,7 +246,7 @@ def test_language_folders_share_every_common_item():
     shared = {
         path.relative_to(shared_root)
         for path in shared_root.rglob("*")
-        if path.is_file() and path.name != "facts.jinja" and "licenses" not in path.parts
+        if path.is_file() and path.name not in MACROS and "licenses" not in path.parts
     }
     for language in LANGUAGES:
         folder = root / language

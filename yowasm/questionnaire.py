@@ -25,6 +25,7 @@ from yowasm.model import (
     Registry,
     RegistryKind,
     Runtime,
+    default_publisher,
     suggest_name,
     suggest_namespace,
     validate_acr_name,
@@ -33,6 +34,7 @@ from yowasm.model import (
     validate_namespace,
     validate_text,
 )
+from yowasm.runtimes import runtime_facts
 
 Answers = Mapping[str, Any]
 
@@ -88,6 +90,14 @@ def _default_namespace(answers: Answers) -> str | None:
     return suggest_namespace(author) or None if author else None
 
 
+def _runtime(answers: Answers):
+    return runtime_facts(Runtime.parse(answers["runtime"], "runtime"))
+
+
+def _default_layout(answers: Answers) -> str:
+    return _runtime(answers).layouts[0].value
+
+
 def _choices(enum: type) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
 
@@ -135,7 +145,7 @@ QUESTIONS: tuple[Question, ...] = (
         lambda answers, value: KrustletNode.parse(value, "Krustlet node kind"),
         default=lambda answers: KrustletNode.WASI.value,
         choices=_choices(KrustletNode),
-        when=lambda answers: answers["runtime"] == Runtime.KRUSTLET.value,
+        when=lambda answers: _runtime(answers).asks_node,
     ),
     Question(
         "registry",
@@ -164,19 +174,17 @@ QUESTIONS: tuple[Question, ...] = (
         "artifact_format",
         "OCI artifact layout",
         lambda answers, value: ArtifactFormat.parse(value, "artifact format"),
-        default=lambda answers: (
-            ArtifactFormat.CNCF if answers["runtime"] == Runtime.WASMTIME.value else ArtifactFormat.WASM_TO_OCI
-        ).value,
+        default=_default_layout,
         choices=_choices(ArtifactFormat),
         when=lambda answers: _registry_kind(answers) is not RegistryKind.NONE,
-        # Krustlet and WAGI pull only wasm-to-oci, so only wasmtime users choose.
-        ask_if=lambda answers: answers["runtime"] == Runtime.WASMTIME.value,
+        # Most runtimes pull one layout only; ask only when there is a choice.
+        ask_if=lambda answers: len(_runtime(answers).layouts) > 1,
     ),
     Question(
         "publisher",
         "Tool the release workflow pushes with",
         lambda answers, value: Publisher.parse(value, "publisher"),
-        default=lambda answers: Publisher.ORAS.value,
+        default=lambda answers: default_publisher(ArtifactFormat.parse(answers["artifact_format"], "artifact format")).value,
         choices=_choices(Publisher),
         when=lambda answers: _registry_kind(answers) is not RegistryKind.NONE,
         # ORAS is maintained and checksum-verified; wasm-to-oci is an explicit opt-in.
