@@ -69,7 +69,7 @@ def new(
     description: Optional[str] = typer.Option(None, help="One-line description."),
     author: Optional[str] = typer.Option(None, help="Author [default: git user.name, then $USER]."),
     language: Optional[str] = typer.Option(None, help="rust | c | assemblyscript | tinygo [default: rust]."),
-    runtime: Optional[str] = typer.Option(None, help="wasmtime | wagi | krustlet [default: wasmtime]."),
+    runtime: Optional[str] = typer.Option(None, help="wasmtime | wagi | krustlet | spin | runwasi [default: wasmtime]."),
     krustlet_node: Optional[str] = typer.Option(None, help="wasi | wagi, with --runtime krustlet [default: wasi]."),
     registry: Optional[str] = typer.Option(
         None, help="ghcr | acr | dockerhub | none | HOST[:PORT] [default: ghcr]."
@@ -79,10 +79,10 @@ def new(
     ),
     acr_name: Optional[str] = typer.Option(None, help="Registry name, with --registry acr: NAME.azurecr.io."),
     artifact_format: Optional[str] = typer.Option(
-        None, help="wasm-to-oci | cncf [default: cncf for wasmtime, else wasm-to-oci]."
+        None, help="wasm-to-oci | cncf | spin [default: the one the runtime pulls]."
     ),
     publisher: Optional[str] = typer.Option(
-        None, help="oras | wasm-to-oci: what the release workflow pushes with [default: oras]."
+        None, help="oras | wasm-to-oci | spin: what the release workflow pushes with [default: spin for spin, else oras]."
     ),
     license: Optional[str] = typer.Option(None, help="MIT | Apache-2.0 | none [default: MIT]."),
     branch: Optional[str] = typer.Option(None, help="Default branch [default: main]."),

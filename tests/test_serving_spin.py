@@ -1,0 +1,85 @@
+"""`yowasm serve` reads a Spin project's spin.toml: the WAGI contract holds through
+Spin's manifest as through modules.toml, and manifests it cannot serve are refused
+with the rule. The Spin CLI itself is not installable here (only PyPI, Debian and npm
+are reachable), so `yowasm serve` stands in for `spin up`; spin.toml is checked
+against Spin's published schema in tests/test_templates.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.projects import render
+from tests.test_cli_serve import behave, parse_dump, request, serving  # noqa: F401  (behave is a fixture)
+from yowasm.serving import load_spin_toml
+
+
+def spin_toml(folder: Path, module: Path, route: str = "/api/...", executor: str = '{ type = "wagi" }') -> Path:
+    manifest = folder / "spin.toml"
+    manifest.write_text(
+        'spin_manifest_version = 2\n[application]\nname = "t"\n'
+        f'[[trigger.http]]\nroute = "{route}"\ncomponent = "handler"\nexecutor = {executor}\n'
+        f'[[trigger.http]]\nroute = {{ private = true }}\ncomponent = "handler"\n'
+        f'[component.handler]\nsource = "{module}"\nallowed_outbound_hosts = ["https://api.example.com"]\n'
+    )
+    return manifest
+
+
+def test_spin_toml_routes_are_its_wagi_triggers(tmp_path):
+    (tmp_path / "build").mkdir()
+    manifest = spin_toml(tmp_path, Path("build/handler.wasm"))
+    (route,) = load_spin_toml(manifest)  # the private endpoint is not served
+    assert (route.route, route.module, route.entrypoint) == ("/api/...", str(tmp_path / "build/handler.wasm"), "_start")
+    assert route.allowed_hosts == ("https://api.example.com",)
+
+
+def test_the_wagi_contract_holds_through_spin_toml(behave, tmp_path):
+    manifest = spin_toml(tmp_path, behave)
+    with serving(manifest, "--env", "GREETING=hi") as (port, _):
+        status, headers, body = request(port, "POST", "/api/orders/42?verbose=1", body=b"the body",
+                                        headers={"Content-Type": "text/plain", "X-Trace-Id": "abc"})
+        assert (status, headers["X-Handler"]) == (200, "behave")
+        env, args, payload = parse_dump(body)
+        assert payload == b"the body" and args == ["/api", "verbose=1"]
+        assert {key: env[key] for key in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "X_MATCHED_ROUTE",
+                                          "HTTP_X_TRACE_ID", "GREETING")} == {
+            "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/api", "PATH_INFO": "/orders/42",
+            "X_MATCHED_ROUTE": "/api/...", "HTTP_X_TRACE_ID": "abc", "GREETING": "hi"}
+        assert request(port, "GET", "/api/status")[0] == 404
+        status, headers, _ = request(port, "GET", "/api/location")
+        assert (status, headers["Location"]) == (302, "/elsewhere")
+        assert request(port, "GET", "/api/trap")[:3:2] == (500, b"")
+        assert request(port, "GET", "/elsewhere")[0] == 404
+
+
+@pytest.mark.parametrize(
+    "version, executor, message",
+    [
+        (2, '{ type = "spin" }', "yowasm serves WAGI handlers only"),
+        (1, '{ type = "wagi" }', "Spin manifest version 2"),
+    ],
+)
+def test_a_spin_toml_yowasm_cannot_serve_is_refused_with_the_rule(tmp_path, version, executor, message):
+    manifest = spin_toml(tmp_path, Path("handler.wasm"), executor=executor)
+    manifest.write_text(manifest.read_text().replace("spin_manifest_version = 2", f"spin_manifest_version = {version}"))
+    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", str(manifest)], capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_component_without_a_local_source_is_refused(tmp_path):
+    (tmp_path / "spin.toml").write_text(
+        'spin_manifest_version = 2\n[application]\nname = "t"\n'
+        '[[trigger.http]]\nroute = "/..."\ncomponent = "missing"\nexecutor = { type = "wagi" }\n')
+    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "[component.ID] table with a local source" in result.stderr
+
+
+def test_yowasm_publish_sends_a_spin_project_to_spin_registry_push(tmp_path):
+    project = render(tmp_path / "hello-wasm", language="c", runtime="spin")
+    (project / "build").mkdir()
+    (project / "build/hello-wasm.wasm").write_bytes(b"\0asm\1\0\0\0")
+    result = subprocess.run([sys.executable, "-m", "yowasm", "publish"], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 2 and "spin registry push" in result.stderr
