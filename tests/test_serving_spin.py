@@ -11,9 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.projects import render
 from tests.test_cli_serve import behave, parse_dump, request, serving  # noqa: F401  (behave is a fixture)
+from yowasm.errors import ServeError
 from yowasm.serving import load_spin_toml
 
 
@@ -83,3 +87,31 @@ def test_yowasm_publish_sends_a_spin_project_to_spin_registry_push(tmp_path):
     (project / "build/hello-wasm.wasm").write_bytes(b"\0asm\1\0\0\0")
     result = subprocess.run([sys.executable, "-m", "yowasm", "publish"], cwd=project, capture_output=True, text=True)
     assert result.returncode == 2 and "spin registry push" in result.stderr
+
+
+_TOML_SCALARS = st.one_of(st.text(max_size=20), st.integers(), st.booleans())
+_TOML_VALUES = st.recursive(_TOML_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)), max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    version=st.one_of(st.just(2), _TOML_SCALARS),
+    trigger_key=st.sampled_from(["http", "redis"]),
+    triggers=st.one_of(_TOML_VALUES, st.lists(st.dictionaries(
+        st.sampled_from(["route", "component", "executor", "id"]),
+        st.one_of(_TOML_VALUES, st.just({"type": "wagi"}), st.just("handler"), st.just("/...")), max_size=4), max_size=3)),
+    components=st.one_of(_TOML_VALUES, st.dictionaries(st.sampled_from(["handler", "other"]), st.dictionaries(
+        st.sampled_from(["source", "allowed_outbound_hosts"]), _TOML_VALUES, max_size=2), max_size=2)),
+)
+def test_any_spin_toml_gives_routes_or_a_clear_error(tmp_path_factory, version, trigger_key, triggers, components):
+    """A hostile manifest (any shapes and types) yields routes or a ServeError, never another exception."""
+    manifest = tmp_path_factory.mktemp("spin") / "spin.toml"
+    manifest.write_text(tomli_w.dumps({"spin_manifest_version": version, "trigger": {trigger_key: triggers} if trigger_key == "http" else triggers,
+                                       "component": components}))
+    try:
+        routes = load_spin_toml(manifest)
+    except ServeError as error:
+        assert error.message.startswith(("Invalid ", "Cannot read"))
+    else:
+        assert all(route.route.startswith("/") for route in routes)

@@ -63,7 +63,8 @@ def load_spin_toml(path: Path) -> list[Route]:
     if manifest.get("spin_manifest_version") != 2:
         raise _invalid(str(path), "spin_manifest_version", manifest.get("spin_manifest_version"),
                        "yowasm reads Spin manifest version 2", "spin_manifest_version = 2")
-    triggers, components = manifest.get("trigger", {}).get("http"), manifest.get("component", {})
+    trigger_tables, components = manifest.get("trigger"), manifest.get("component", {})
+    triggers = trigger_tables.get("http") if isinstance(trigger_tables, dict) else None
     if not isinstance(triggers, list) or not triggers or not isinstance(components, dict):
         raise _invalid(str(path), "trigger.http", triggers, "needs one or more [[trigger.http]] tables",
                        '[[trigger.http]] route = "/..." component = "hello"')
