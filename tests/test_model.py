@@ -130,5 +130,5 @@ def test_runtime_next_steps_come_from_the_runtime_file(tmp_path):
     assert steps(runtime="runwasi")["logs"] == "kubectl logs job/hello-wasm"
     assert "publish" in steps(runtime="runwasi") and "serve" not in steps(runtime="runwasi")
     spin = steps(runtime="spin")
-    assert "serve" in spin and "publish" not in spin and spin["deploy"].startswith("spin registry push")
+    assert "serve" in spin and spin["publish"] == "spin registry push ghcr.io/octocat/hello-wasm:canary"
     assert "deploy" not in steps()

@@ -27,7 +27,7 @@ class ModuleKind(str, Enum):
 @dataclass(frozen=True)
 class NextStep:
     label: str
-    #: A shell command; {name} is the module name.
+    #: A shell command; {name} and {repository} are the module's.
     command: str
 
 

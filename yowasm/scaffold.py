@@ -52,7 +52,8 @@ class Scaffold:
         runtime = self.answers.runtime_facts
         if self.answers.registry.kind is not RegistryKind.NONE and self.answers.publisher is not Publisher.SPIN:
             steps.append(("publish", f"yowasm publish  # → {self.answers.repository}:canary"))
-        steps += [(step.label, step.command.format(name=self.answers.name)) for step in runtime.next_steps]
+        steps += [(step.label, step.command.format(name=self.answers.name, repository=self.answers.repository))
+                  for step in runtime.next_steps]
         return steps
 
 
