@@ -81,6 +81,27 @@ def test_a_component_without_a_local_source_is_refused(tmp_path):
     assert result.returncode == 2 and "[component.ID] table with a local source" in result.stderr
 
 
+@pytest.mark.toolchain
+def test_spin_toml_build_command_builds_the_module_it_serves(tmp_path):
+    """What `spin build` does, without Spin: each build command of spin.toml, run by
+    the shell in the project, must produce the component's source."""
+    import tomllib
+
+    from tests.conftest import CLANG_INSTALL, require_tool
+    from tests.projects import toolchain_env
+
+    require_tool("clang-14", CLANG_INSTALL)
+    project = render(tmp_path / "hello-wasm", language="c", runtime="spin")
+    manifest = tomllib.loads((project / "spin.toml").read_text())
+    component = manifest["component"]["hello-wasm"]
+    commands = component["build"]["command"]
+    for command in [commands] if isinstance(commands, str) else commands:
+        subprocess.run(["sh", "-c", command], cwd=project, env=toolchain_env(), check=True, capture_output=True)
+    assert (project / component["source"]).is_file()
+    (route,) = load_spin_toml(project / "spin.toml")
+    assert route.module == str(project / component["source"])
+
+
 def test_yowasm_publish_sends_a_spin_project_to_spin_registry_push(tmp_path):
     project = render(tmp_path / "hello-wasm", language="c", runtime="spin")
     (project / "build").mkdir()

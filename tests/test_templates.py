@@ -137,9 +137,12 @@ def test_spin_toml_passes_spins_manifest_schema(projects, variant):
     facts = language_facts(Language(VARIANTS[variant].get("language", "rust")))
     assert component["source"] == "build/hello-wasm.wasm"
     assert component["build"]["command"] in (facts.build, [facts.setup, facts.build])
-    for source in facts.sources:  # every source is watched
-        assert any(glob.split("/")[0].replace("*", "") in source or source in glob
-                   for glob in component["build"]["watch"]), source
+    project = projects[variant]
+    watched = {path for glob in component["build"]["watch"] for path in project.glob(glob)}
+    for source in facts.sources:  # `spin watch` rebuilds when any source file changes
+        root = project / source
+        for path in root.rglob("*") if root.is_dir() else [root]:
+            assert path.is_dir() or path in watched, path
 
 
 def test_spin_manifest_schema_refuses_a_bad_manifest():
