@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.projects import answers as make_answers
 from tests.projects import render
@@ -205,3 +207,40 @@ def test_plain_copier_and_yowasm_new_give_the_same_verdict(tmp_path, overrides, 
         assert copier_says is not None and refusal in copier_says, copier_says
         assert result.exit_code == 2 and refusal in yowasm_says, yowasm_says
         assert not (tmp_path / "yowasm").exists()
+
+
+_TRICKY = "abz09-_./:A .\t"
+_FIELD_VALUES = st.one_of(
+    st.tuples(st.just("name"), st.one_of(st.text(_TRICKY, max_size=70), st.sampled_from(["async", "con", "wasm", "go"]))),
+    st.tuples(st.just("branch"), st.text(_TRICKY, min_size=1, max_size=12)),
+    st.tuples(st.just("namespace"), st.text(_TRICKY, min_size=1, max_size=12)),
+    st.tuples(st.just("registry"), st.one_of(st.text(_TRICKY, min_size=1, max_size=16),
+                                            st.from_regex(r"\A[a-z]{1,3}\.[a-z]{2}:[0-9]{1,6}\Z"))),
+    st.tuples(st.just("acr_name"), st.text("abz09A-", max_size=52)),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field_value=_FIELD_VALUES)
+def test_random_answers_get_the_same_verdict_from_copier_and_yowasm(tmp_path, field_value):
+    """The rules are one data file; whatever the value, copier's validators and
+    yowasm's questionnaire accept or refuse it together."""
+    import copier
+
+    field, value = field_value
+    overrides = {"registry": "acr", field: value} if field == "acr_name" else {field: value}
+    if field == "registry" and value.strip().lower() in ("acr", "none"):
+        return  # they change which other questions are asked: covered by VERDICT_SAMPLE
+    data = _sample_answers(overrides)
+    try:
+        copier.run_copy(str(templates_dir()), tmp_path / "copier", data=data, defaults=True, pretend=True,
+                        quiet=True, unsafe=False)
+        copier_accepts = True
+    except ValueError:
+        copier_accepts = False
+    try:
+        resolve_answers(data, use_defaults=True)
+        yowasm_accepts = True
+    except UsageError:
+        yowasm_accepts = False
+    assert copier_accepts == yowasm_accepts, (field, value)
