@@ -16,7 +16,7 @@ import yaml
 from tests.conftest import require_tool
 from tests.projects import answers, render
 from yowasm.languages import language_facts, templates_dir
-from yowasm.model import Language, Runtime
+from yowasm.model import KrustletNode, Language, Runtime
 from yowasm.runtimes import runtime_facts
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -107,7 +107,7 @@ def test_no_template_syntax_or_symlinks_left(projects, variant):
 def test_a_project_has_exactly_its_runtime_files(projects, variant):
     """The runtime file's `files` list is what the templates add, no more, no less."""
     chosen = answers(**VARIANTS[variant])
-    every = {path for runtime in Runtime for node in ("wasi", "wagi")
+    every = {path for runtime in Runtime for node in KrustletNode
              for path in runtime_facts(runtime).for_node(node).files}
     present = {path for path in every if (projects[variant] / path).is_file()}
     assert present == set(chosen.runtime_facts.files)
@@ -220,6 +220,17 @@ def test_spin_release_pushes_with_spin_registry_push_from_the_pinned_setup_actio
     assert "oras" not in str(steps)
     readme = (projects["rust-spin"] / "README.md").read_text()
     assert "spin registry push" in readme and "yowasm publish" not in readme.split("## Publishing")[1]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("runtime, same_as", [("spin", "wagi"), ("runwasi", "wasmtime")])
+def test_new_runtimes_run_the_same_module_code(projects, language, runtime, same_as):
+    """Spin's wagi executor runs the WAGI handler unchanged; runwasi runs the console module."""
+    for source in language_facts(Language(language)).sources:
+        left, right = projects[f"{language}-{runtime}"] / source, projects[f"{language}-{same_as}"] / source
+        for path in left.rglob("*") if left.is_dir() else [left]:
+            if path.is_file():
+                assert path.read_bytes() == (right / path.relative_to(left)).read_bytes(), path
 
 
 def test_krustlet_readme_points_to_its_maintained_successors(projects):
