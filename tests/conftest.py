@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,9 @@ def compile_wat(folder: Path, name: str, text: str) -> Path:
     source.write_text(text)
     subprocess.run([wat2wasm, "--debug-names", str(source), "-o", str(folder / f"{name}.wasm")], check=True)
     return folder / f"{name}.wasm"
+
+
+def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, **options) -> subprocess.CompletedProcess:
+    """`python -m yowasm ARGS` in a fresh process, stdout and stderr piped (as in a log)."""
+    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300, **options)

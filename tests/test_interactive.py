@@ -1,49 +1,131 @@
-"""The interactive flow of `yowasm new` through a real pseudo-terminal (pexpect)."""
+"""The interactive flow of `yowasm new` through a real pseudo-terminal of 80x24
+(pexpect), read as a person sees it: a VT100 screen (pyte) that answers the cursor
+position requests a terminal answers."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pexpect
+import pyte
 import pytest
 import yaml
 
+from tests.conftest import require_tool, run_yowasm
+
 DOWN = "\x1b[B"
 ENTER = "\r"
+CLEAR_LINE = "\x15"  # Ctrl-U
+ROWS, COLUMNS = 24, 80
 
 
-def spawn(tmp_path, *args: str) -> pexpect.spawn:
-    child = pexpect.spawn(
-        sys.executable, ["-m", "yowasm", "new", *args], cwd=str(tmp_path), encoding="utf-8",
-        timeout=30, dimensions=(40, 120),
-        env={"TERM": "xterm", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "USER": "octo",
-             "PYTHONPATH": ":".join(sys.path)},
-    )
-    return child
+class Terminal:
+    """A command in a pty of ROWS x COLUMNS, with the screen a user would see."""
+
+    def __init__(self, cwd: Path, argv: list[str], *, env: dict[str, str] | None = None):
+        terminal = self
+
+        class Screen(pyte.HistoryScreen):
+            def write_process_input(self, data: str) -> None:  # a cursor position report
+                terminal.child.send(data)
+
+        self.screen = Screen(COLUMNS, ROWS, history=10_000)
+        self.stream = pyte.Stream(self.screen)
+        self.transcript = ""
+        self.child = pexpect.spawn(argv[0], argv[1:], cwd=str(cwd), encoding="utf-8", dimensions=(ROWS, COLUMNS),
+                                   env={"TERM": "xterm", "PATH": os.environ["PATH"], "HOME": str(cwd), "USER": "octo",
+                                        "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})})
+
+    @classmethod
+    def yowasm_new(cls, cwd: Path, *args: str, **options) -> Terminal:
+        return cls(cwd, [sys.executable, "-m", "yowasm", "new", *args], **options)
+
+    @property
+    def text(self) -> str:
+        """What is on the screen now."""
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    @property
+    def scrollback(self) -> str:
+        """The lines that scrolled off the top, then the screen."""
+        gone = ["".join(row[column].data for column in range(COLUMNS)).rstrip() for row in self.screen.history.top]
+        return "\n".join([*gone, self.text])
+
+    def _read(self, timeout: float) -> bool:
+        try:
+            data = self.child.read_nonblocking(65536, timeout=timeout)
+        except pexpect.TIMEOUT:
+            return True
+        except pexpect.EOF:
+            return False
+        self.transcript += data
+        self.stream.feed(data)
+        return True
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.text:
+            if time.monotonic() > deadline or not self._read(0.1):
+                raise AssertionError(f"{text!r} never appeared on the screen:\n{self.text}")
+        while self._read(0.2) and self.child.isalive() and self._settling():
+            pass
+        return self.text
+
+    def _settling(self) -> bool:
+        before = self.text
+        self._read(0.05)
+        return self.text != before
+
+    def answer(self, prompt: str, keys: str) -> str:
+        screen = self.wait_for(prompt)
+        self.child.send(keys)
+        return screen
+
+    def finish(self, timeout: float = 600) -> int:
+        deadline = time.monotonic() + timeout
+        while self._read(0.2):
+            assert time.monotonic() < deadline, self.text
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None else -self.child.signalstatus
 
 
-def answer(child: pexpect.spawn, prompt: str, keys: str) -> None:
-    child.expect_exact(prompt)
-    child.send(keys)
+def unwrapped(screen: str) -> str:
+    """The screen's words in one line: what was wrapped reads whole again."""
+    return " ".join(screen.split())
 
 
-def test_prompts_take_answers_refuse_bad_ones_and_render(tmp_path):
-    child = spawn(tmp_path, "hello")
-    answer(child, "Module name", "\x15" + "Bad Name" + ENTER)  # Ctrl-U clears the default
-    child.expect_exact("lower case letters")  # refused at the prompt, with the rule
-    child.send("\x15" + "hello-wasm" + ENTER)
-    answer(child, "Description", ENTER)
-    answer(child, "Author", "\x15Jane Doe" + ENTER)
-    answer(child, "Language", DOWN + ENTER)  # rust -> c
-    answer(child, "Target runtime", DOWN + ENTER)  # wasmtime -> wagi
-    answer(child, "Registry", DOWN * 2 + ENTER)  # ghcr, acr -> dockerhub
-    answer(child, "Namespace", "\x15octocat" + ENTER)
-    answer(child, "License", ENTER)
-    answer(child, "Default branch", ENTER)
-    child.expect_exact("Next steps")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
+def test_prompts_show_help_and_choices_take_answers_refuse_bad_ones_and_render(tmp_path):
+    term = Terminal.yowasm_new(tmp_path, "hello")
+    screen = term.answer("? Module name", CLEAR_LINE + "Bad Name" + ENTER)
+    assert "Use lower case letters, digits and single dashes" in screen  # the rule, before any answer
+    screen = term.wait_for("✗ Invalid module name")
+    # The refusal wraps to the width: every word of it is on the screen, no line is cut.
+    assert ("✗ Invalid module name 'Bad Name': use lower case letters, digits and single dashes, start with a "
+            "letter, end with a letter or digit, at most 64 characters. Example of a valid module name: "
+            "hello-wasm") in unwrapped(screen)
+    term.child.send(CLEAR_LINE + "hello-wasm" + ENTER)
+    term.answer("? Description", ENTER)
+    term.answer("? Author", CLEAR_LINE + "Jane Doe" + ENTER)
+    screen = term.answer("? Language (Use arrow keys)", DOWN + ENTER)  # rust -> c
+    assert "assemblyscript  TypeScript-like, compiled by the assemblyscript npm package" in screen
+    screen = term.answer("? Target runtime (Use arrow keys)", DOWN + ENTER)  # wasmtime -> wagi
+    assert "wagi      an HTTP handler run once per request (CGI style); pulls wasm-to-oci" in screen
+    assert "krustlet  a pod on a Kubernetes node run by Krustlet; pulls wasm-to-oci" in screen
+    screen = term.answer("? Registry (Use arrow keys)", DOWN * 2 + ENTER)  # ghcr, acr -> dockerhub
+    assert "other…     any other OCI registry, by HOST[:PORT]" in screen
+    screen = term.answer("? Namespace", CLEAR_LINE + "octocat" + ENTER)
+    assert "Must follow the OCI name grammar" in screen
+    screen = term.answer("? License (Use arrow keys)", ENTER)
+    # Answered questions keep one line each; their help and choice lists are gone.
+    assert "? Target runtime wagi\n? Registry dockerhub\n? Namespace (owner, organisation or path) octocat\n" in screen
+    term.answer("? Default branch", ENTER)
+    term.wait_for("Next steps")
+    assert term.finish() == 0, term.text
     answers = yaml.safe_load((tmp_path / "hello/.copier-answers.yml").read_text())
     assert {key: answers[key] for key in ("name", "author", "language", "runtime", "registry", "namespace")} == {
         "name": "hello-wasm", "author": "Jane Doe", "language": "c", "runtime": "wagi",
@@ -51,16 +133,129 @@ def test_prompts_take_answers_refuse_bad_ones_and_render(tmp_path):
     }
 
 
+def test_a_long_refusal_at_the_other_host_prompt_wraps_whole(tmp_path):
+    term = Terminal.yowasm_new(tmp_path, "hello", "--author", "a", "--description", "d", "--language", "rust",
+                               "--runtime", "wasmtime", "--name", "hello")
+    term.answer("? Registry (Use arrow keys)", DOWN * 4 + ENTER)  # other…
+    screen = term.answer("? Registry host[:port]", "bad_host!" + ENTER)
+    assert "Must be a registry host name or IP address" in screen
+    screen = term.wait_for("✗ Invalid registry")
+    assert ("✗ Invalid registry 'bad_host!': must be a registry host name or IP address with an optional :PORT, "
+            "holding a '.' or a port (or be localhost) so that clients do not read it as a Docker Hub user. "
+            "Example of a valid registry: registry.example.com:5000") in unwrapped(screen)
+    term.child.sendintr()
+    assert term.finish() == 130
+
+
+@pytest.mark.parametrize("flags, refusal", [
+    (["--language", "cpp"], "Invalid language 'cpp': must be one of rust, c, assemblyscript, tinygo."),
+    (["--registry", "myregistry"], "Invalid registry 'myregistry'"),
+    (["--runtime", "wagi", "--artifact-format", "cncf"], "wagi pulls only the wasm-to-oci layout"),
+    (["--runtime", "wasmtime", "--krustlet-node", "wagi"], "do not apply to the chosen runtime and registry: --krustlet-node"),
+])
+def test_bad_flags_are_refused_before_any_question(tmp_path, flags, refusal):
+    term = Terminal.yowasm_new(tmp_path, "hello", *flags)
+    assert term.finish(timeout=60) == 2
+    assert refusal in unwrapped(term.text)
+    assert "?" not in term.transcript  # not one question was drawn
+    assert list(tmp_path.iterdir()) == [] or [path.name for path in tmp_path.iterdir()] == [".cache"]
+
+
+def test_a_bad_data_file_answer_is_refused_before_any_question(tmp_path):
+    (tmp_path / "answers.yml").write_text("name: hello\nregistry: dockerhub\nnamespace: team/wasm\n")
+    term = Terminal.yowasm_new(tmp_path, "hello", "--data-file", "answers.yml")
+    assert term.finish(timeout=60) == 2
+    assert "Docker Hub takes a single user or organisation name" in unwrapped(term.text)
+    assert "?" not in term.transcript
+
+
+def test_a_choice_that_breaks_a_rule_with_a_given_flag_is_shown_refused_and_skipped(tmp_path):
+    term = Terminal.yowasm_new(tmp_path, "hello", "--runtime", "krustlet", "--krustlet-node", "wasi",
+                               "--name", "hello", "--description", "d", "--author", "a", "--language", "rust")
+    screen = term.wait_for("? Registry (Use arrow keys)")
+    assert "none ✗ Krustlet pulls modules from an OCI registry, so krustlet needs one" in unwrapped(screen)
+    term.child.send(DOWN * 3 + ENTER)  # acr, dockerhub, then past none to other…
+    term.wait_for("? Registry host[:port]")
+    term.child.sendintr()
+    assert term.finish() == 130
+
+
 @pytest.mark.parametrize("at", ["Module name", "Language"])
 def test_ctrl_c_leaves_nothing_and_exits_130(tmp_path, at):
-    child = spawn(tmp_path, "hello")
+    term = Terminal.yowasm_new(tmp_path, "hello")
     if at == "Language":
-        for prompt in ("Module name", "Description", "Author"):
-            answer(child, prompt, ENTER)
-    child.expect_exact(at)
-    child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 130
-    assert "Aborted" in child.before
+        for prompt in ("? Module name", "? Description", "? Author"):
+            term.answer(prompt, ENTER)
+    term.wait_for(f"? {at}")
+    term.child.sendintr()
+    assert term.finish() == 130
+    assert "Aborted" in term.text
     assert list(tmp_path.iterdir()) == [] or [path.name for path in tmp_path.iterdir()] == [".cache"]
+
+
+@pytest.mark.parametrize("redirect", ["| tee log.txt; exit ${PIPESTATUS[0]}", "> log.txt 2>&1"])
+def test_with_output_piped_the_prompts_stay_on_the_terminal_and_the_result_goes_to_the_pipe(tmp_path, redirect):
+    command = f"{sys.executable} -m yowasm new hello {redirect}"
+    term = Terminal(tmp_path, [shutil.which("bash"), "-c", command])
+    term.answer("? Module name", ENTER)
+    term.answer("? Description", ENTER)
+    term.answer("? Author", CLEAR_LINE + "Jane Doe" + ENTER)
+    for prompt in ("? Language (Use", "? Target runtime (Use", "? Registry (Use"):
+        term.answer(prompt, ENTER)
+    for prompt in ("? Namespace", "? OCI artifact layout (Use", "? License (Use", "? Default branch"):
+        term.answer(prompt, ENTER)
+    assert term.finish() == 0, term.text
+    log = (tmp_path / "log.txt").read_text()
+    assert "Next steps" in log
+    assert "Created Rust wasmtime project hello → ghcr.io/jane-doe/hello" in log
+    assert "?" not in log and "\x1b" not in log  # no prompt, no terminal control in the pipe
+    assert yaml.safe_load((tmp_path / "hello/.copier-answers.yml").read_text())["author"] == "Jane Doe"
+
+
+ALL_FLAGS = ["--name", "hello", "--description", "d", "--author", "a", "--runtime", "wasmtime", "--registry", "none",
+             "--license", "MIT", "--branch", "main"]
+OFFER = "? Install the dependencies now (npm install)? (Y/n)"
+
+
+def test_assemblyscript_dependencies_are_installed_after_new_when_the_user_agrees(tmp_path):
+    require_tool("npm", "sudo apt-get install nodejs npm")
+    term = Terminal.yowasm_new(tmp_path, "hello", "--language", "assemblyscript", *ALL_FLAGS)
+    term.answer(OFFER, ENTER)  # the default is yes
+    term.wait_for("Next steps", timeout=600)
+    assert term.finish() == 0, term.text
+    assert (tmp_path / "hello/node_modules/assemblyscript/package.json").is_file()
+    steps = term.text.split("Next steps", 1)[1]
+    assert "npm install" not in steps and "npm run build" in steps
+
+
+def test_declining_the_offer_installs_nothing_and_keeps_the_step(tmp_path):
+    require_tool("npm", "sudo apt-get install nodejs npm")
+    term = Terminal.yowasm_new(tmp_path, "hello", "--language", "assemblyscript", *ALL_FLAGS)
+    term.answer(OFFER, "n")
+    term.wait_for("Next steps")
+    assert term.finish() == 0, term.text
+    assert "? Install the dependencies now (npm install)? No" in term.scrollback
+    assert not (tmp_path / "hello/node_modules").exists()
+    assert "setup    npm install" in term.text.split("Next steps", 1)[1]
+
+
+def test_no_offer_without_a_terminal_or_a_setup_step(tmp_path):
+    require_tool("npm", "sudo apt-get install nodejs npm")
+    piped = run_yowasm("new", "piped", "--language", "assemblyscript", *ALL_FLAGS, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert piped.returncode == 0, piped.stderr
+    assert "Install the dependencies" not in piped.stdout + piped.stderr
+    assert not (tmp_path / "piped/node_modules").exists()
+    term = Terminal.yowasm_new(tmp_path, "rusty", "--language", "rust", *ALL_FLAGS)
+    term.wait_for("Next steps")
+    assert term.finish() == 0 and "Install the dependencies" not in term.transcript
+
+
+def test_login_asks_for_the_user_and_a_masked_password(tmp_path):
+    config = tmp_path / "docker"
+    term = Terminal(tmp_path, [sys.executable, "-m", "yowasm", "login", "registry.example.com:5000", "--no-verify"],
+                    env={"DOCKER_CONFIG": str(config)})
+    term.answer("? Username", "octocat" + ENTER)
+    term.answer("? Password or token", "s3cret-token" + ENTER)
+    assert term.finish() == 0, term.text
+    assert "? Password or token ************" in term.text and "s3cret" not in term.transcript
+    assert "registry.example.com:5000" in (config / "config.json").read_text()

@@ -99,7 +99,7 @@ def test_each_runtime_file_decides_module_kind_and_defaults(runtime, node, handl
 
 @pytest.mark.parametrize("runtime", ["krustlet", "spin", "runwasi"])
 def test_runtimes_that_pull_from_a_registry_need_one(runtime):
-    with pytest.raises(ValidationError, match=f"{runtime} pulls modules from an OCI registry") as error:
+    with pytest.raises(ValidationError, match=f"pulls modules from an OCI registry, so {runtime} needs one") as error:
         answers(runtime=runtime, registry="none", namespace=None)
     assert error.value.field == "registry"
     answers(runtime="wagi", registry="none", namespace=None)  # a local gateway needs none

@@ -17,7 +17,7 @@ from tests.projects import answers as make_answers
 from tests.projects import render
 from yowasm.errors import MissingAnswersError, UsageError
 from yowasm.languages import templates_dir
-from yowasm.questionnaire import QUESTIONS, resolve_answers
+from yowasm.questionnaire import QUESTIONS, check_given, example_answer, resolve_answers
 
 COPIER = yaml.safe_load((templates_dir() / "copier.yml").read_text())
 ASKED = [key for key, spec in COPIER.items() if not key.startswith("_") and spec.get("when") is not False]
@@ -160,9 +160,9 @@ VERDICT_SAMPLE = [
     ({"branch": "a..b"}, "branch name"),
     ({"branch": "x.lock"}, "branch name"),
     ({"branch": "main/"}, "branch name"),
-    ({"runtime": "krustlet", "registry": "none"}, "krustlet pulls modules from an OCI registry"),
-    ({"runtime": "spin", "registry": "none"}, "spin pulls modules from an OCI registry"),
-    ({"runtime": "runwasi", "registry": "none"}, "runwasi pulls modules from an OCI registry"),
+    ({"runtime": "krustlet", "registry": "none"}, "pulls modules from an OCI registry, so krustlet needs one"),
+    ({"runtime": "spin", "registry": "none"}, "pulls modules from an OCI registry, so spin needs one"),
+    ({"runtime": "runwasi", "registry": "none"}, "pulls modules from an OCI registry, so runwasi needs one"),
     ({"runtime": "wagi", "artifact_format": "cncf"}, "wagi pulls only the wasm-to-oci layout"),
     ({"runtime": "runwasi", "artifact_format": "wasm-to-oci"}, "runwasi pulls only the cncf layout"),
     ({"runtime": "spin", "artifact_format": "wasm-to-oci"}, "spin pulls only the spin layout"),
@@ -244,3 +244,46 @@ def test_random_answers_get_the_same_verdict_from_copier_and_yowasm(tmp_path, fi
     except UsageError:
         yowasm_accepts = False
     assert copier_accepts == yowasm_accepts, (field, value)
+
+
+# Answers given as flags are checked before the first question, so that whatever they
+# are, the questions still to come can always be answered: no dead end after prompting.
+_VALUES = {
+    "name": ["hello", "Bad Name", "test"],
+    "author": ["Ann Lee", ""],
+    "language": ["rust", "c", "cpp"],
+    "runtime": ["wasmtime", "wagi", "krustlet", "spin", "runwasi", "docker"],
+    "krustlet_node": ["wasi", "wagi", "linux"],
+    "registry": ["ghcr", "acr", "dockerhub", "none", "registry.example.com:5000", "myregistry"],
+    "namespace": ["octocat", "team/wasm", "Octo"],
+    "acr_name": ["myregistry", "my-reg"],
+    "artifact_format": ["wasm-to-oci", "cncf", "spin", "tar"],
+    "publisher": ["oras", "wasm-to-oci", "spin"],
+    "license": ["MIT", "GPL"],
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={key: st.sampled_from(values) for key, values in _VALUES.items()}))
+def test_flags_that_pass_the_first_check_can_always_be_completed_at_the_prompts(flags):
+    try:
+        check_given(flags, {})
+    except UsageError:
+        return  # refused before anything is asked
+    refused_everything = []
+
+    def ask(question, default, check):
+        candidates = [*question.choices, default, example_answer(question.key, {}), "registry.example.com"]
+        for candidate in candidates:
+            try:
+                check(candidate or "")
+                return candidate
+            except UsageError:
+                continue
+        refused_everything.append(question.key)
+        return default
+
+    answers = resolve_answers(flags, directory=Path("/p/hello"), ask=ask)
+    assert not refused_everything
+    assert {key: str(value) for key, value in answers.to_data().items() if key in flags} == {
+        key: str(value) for key, value in flags.items() if key in answers.to_data()}

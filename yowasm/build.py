@@ -34,15 +34,7 @@ def build_project(project: Project, *, output_to_stderr: bool = False) -> BuildR
         commands.append(facts.setup)
     commands.append(facts.build)
     for command in commands:
-        _require_tool(project, command)
-        completed = subprocess.run(
-            ["sh", "-c", command], cwd=project.root, stdout=STDERR_FD if output_to_stderr else None
-        )
-        if completed.returncode != 0:
-            raise BuildError(
-                f"`{command}` failed with exit code {completed.returncode} (its output is above).",
-                hint="`yowasm doctor` checks that the toolchain is complete.",
-            )
+        _run(project, command, output_to_stderr=output_to_stderr)
     module = project.module_path
     if not module.is_file():
         raise BuildError(f"`{facts.build}` succeeded but left no module at {module}.")
@@ -59,6 +51,23 @@ def ensure_built(project: Project) -> BuildResult | None:
     """Build when the module is missing or older than its sources (tool output to
     stderr, as the caller's stdout is for something else); None when it was current."""
     return build_project(project, output_to_stderr=True) if project.module_is_stale() else None
+
+
+def set_up(project: Project) -> None:
+    """Run the language's one-time setup (such as `npm install`) in the project, the
+    tool's output on stderr."""
+    if project.facts.setup:
+        _run(project, project.facts.setup, output_to_stderr=True)
+
+
+def _run(project: Project, command: str, *, output_to_stderr: bool) -> None:
+    _require_tool(project, command)
+    completed = subprocess.run(["sh", "-c", command], cwd=project.root, stdout=STDERR_FD if output_to_stderr else None)
+    if completed.returncode != 0:
+        raise BuildError(
+            f"`{command}` failed with exit code {completed.returncode} (its output is above).",
+            hint="`yowasm doctor` checks that the toolchain is complete.",
+        )
 
 
 def _require_tool(project: Project, command: str) -> None:

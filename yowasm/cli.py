@@ -1,9 +1,10 @@
 """The command line: thin commands that read options, call one core function and
-render its result. Heavy libraries (copier, questionary, requests, wasmtime) are
+render its result. Heavy libraries (copier, prompt_toolkit, requests, wasmtime) are
 imported inside the commands so that `--help` and `--version` start fast."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +17,13 @@ from yowasm.errors import Aborted, FileSystemError, YowasmError
 
 class _Group(TyperGroup):
     """Maps yowasm's errors to their message, hint and exit code: the only place that does."""
+
+    def parse_args(self, ctx, args):
+        # `yowasm --show-completion zsh`: a word after a completion flag names the shell.
+        if len(args) >= 2 and args[0] in _COMPLETION_FLAGS and not args[1].startswith("-"):
+            ctx.meta[_SHELL_KEY] = args[1]
+            args = [args[0], *args[2:]]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         from yowasm import console
@@ -38,7 +46,7 @@ app = typer.Typer(
     name="yowasm",
     help="Start WebAssembly projects and carry them to a registry.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # the completion options are _root's own (they take a shell)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -51,11 +59,43 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+_COMPLETION_FLAGS = ("--install-completion", "--show-completion")
+_SHELL_KEY = "yowasm.completion_shell"
+
+
+def _completion(action: str):
+    """typer's completion, for the shell named after the flag or else the current one."""
+
+    def callback(ctx: typer.Context, param, value: bool) -> None:
+        if not value or ctx.resilient_parsing:
+            return
+        from typer import completion
+
+        shell = ctx.meta.get(_SHELL_KEY)
+        if shell is not None and shell not in SHELLS:
+            raise typer.BadParameter(f"{shell!r} is not one of {', '.join(SHELLS)}.", ctx, param)
+        completion.completion_init()
+        run = completion.show_callback if action == "show" else completion.install_callback
+        run(ctx, param, shell or True)
+
+    return callback
+
+
+def _completion_option(action: str, help: str):
+    return typer.Option(False, f"--{action}-completion", callback=_completion(action), expose_value=False,
+                        is_eager=True, help=help)
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    install_completion: bool = _completion_option(
+        "install", "Install completion for the current shell, or the one named after it (bash, zsh, fish)."),
+    show_completion: bool = _completion_option(
+        "show", "Print the completion script for the current shell, or the one named after it (bash, zsh, fish)."),
 ) -> None:
     """Start WebAssembly projects and carry them to a registry."""
 
@@ -93,6 +133,9 @@ def new(
     force: bool = typer.Option(
         False, "--force", help="Render into an existing non-empty folder (keeps files the template does not make)."
     ),
+    no_install: bool = typer.Option(
+        False, "--no-install", help="Do not offer to install the project's dependencies (npm install) in a terminal."
+    ),
 ) -> None:
     """Create a WebAssembly project: asks what is not given as a flag."""
     from yowasm import console
@@ -109,14 +152,47 @@ def new(
     given.update({key: value for key, value in flags.items() if value is not None})
     if directory is not None:
         check_destination(directory.absolute(), force=force)
+    interactive = console.is_interactive()
     answers = resolve_answers(
         given,
         directory=directory.absolute() if directory else None,
         use_defaults=defaults,
-        ask=console.ask if console.is_interactive() else None,
+        ask=console.ask if interactive else None,
     )
     scaffold = create_project(answers, directory or Path(answers.name), force=force)
+    if interactive and not no_install:
+        scaffold = _install_dependencies(scaffold, ask=not defaults)
     console.show_scaffold(scaffold)
+
+
+def _install_dependencies(scaffold, *, ask: bool):
+    """Run the language's setup step (npm install) in the new project when the user
+    agrees (the default): only in a terminal, and only when its tool is installed."""
+    import dataclasses
+    import shlex
+    import shutil
+
+    from yowasm import console
+    from yowasm.build import set_up
+    from yowasm.errors import ToolError
+    from yowasm.project import Project
+
+    project = Project(scaffold.destination, scaffold.answers)
+    command = project.facts.setup
+    if not command or shutil.which(shlex.split(command)[0]) is None:
+        return scaffold
+    try:
+        if ask and not console.confirm(f"Install the dependencies now ({command})?"):
+            return scaffold
+        set_up(project)
+    except (Aborted, KeyboardInterrupt):
+        raise Aborted(f"Aborted: the project is in {scaffold.display_path}, without its dependencies "
+                      f"(run `{command}` there).") from None
+    except ToolError as error:
+        console.show_scaffold(scaffold)
+        raise ToolError(f"{error.message} The project was created; run `{command}` in it again.",
+                        hint=error.hint) from None
+    return dataclasses.replace(scaffold, set_up=True)
 
 
 @app.command()
@@ -341,4 +417,8 @@ def serve(
 
 
 def main() -> None:
+    if "_YOWASM_COMPLETE" in os.environ:  # a shell asks for completions
+        from typer.completion import completion_init
+
+        completion_init()
     app(prog_name="yowasm")

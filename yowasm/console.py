@@ -1,11 +1,11 @@
-"""Everything yowasm shows or asks a person: rich output and questionary prompts."""
+"""Everything yowasm shows or asks a person: rich output, and prompts (drawn by yowasm.prompting)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,56 +16,110 @@ if TYPE_CHECKING:
     from yowasm.oci import Published, Pulled
     from yowasm.doctor import Diagnosis
     from yowasm.errors import YowasmError
-    from yowasm.questionnaire import Question
+    from yowasm.questionnaire import AnswerCheck, Question
     from yowasm.publishing import Login
     from yowasm.scaffold import Scaffold
     from yowasm.updating import Update
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+#: The width rich lays piped or logged output out in: wide enough that no line is
+#: wrapped and no URL, path or command split (a terminal gets its own width).
+UNWRAPPED = 10_000
+
+
+def _console(stream: TextIO, **options: object) -> Console:
+    return Console(highlight=False, width=None if stream.isatty() else UNWRAPPED, **options)
+
+
+out = _console(sys.stdout)
+err = _console(sys.stderr, stderr=True)
+
+
+_terminal: TextIO | None = None
+
+
+def prompt_stream() -> TextIO | None:
+    """Where prompts are drawn: the terminal the answers are typed on. That is stdout,
+    else stderr when stdout is a pipe (`yowasm new x | tee log`), else the terminal
+    itself (`> log 2>&1`); None when stdin is not a terminal."""
+    global _terminal
+    if not sys.stdin.isatty():
+        return None
+    for stream in (sys.stdout, sys.stderr):
+        if stream.isatty():
+            return stream
+    if _terminal is None:
+        try:
+            _terminal = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115 (kept for the process)
+        except OSError:
+            return None
+    return _terminal
 
 
 def is_interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    return prompt_stream() is not None
 
 
 def print_error(error: YowasmError) -> None:
-    # soft_wrap: messages keep their own line breaks, so logs and pipes can be grepped.
-    err.print(f"[bold red]Error:[/] {escape(error.message)}", soft_wrap=True)
+    # Wrapped at words in a terminal; never in a pipe or log (see UNWRAPPED), so they can be grepped.
+    err.print(f"[bold red]Error:[/] {escape(error.message)}")
     if error.hint:
-        err.print(f"[dim]{escape(error.hint)}[/]", soft_wrap=True)
+        err.print(f"[dim]{escape(error.hint)}[/]")
 
 
-def ask(question: Question, default: str | None, answers: Mapping[str, Any]) -> str:
-    """Ask one question with questionary; a bad answer is refused at the prompt."""
-    import questionary
+def ask(question: Question, default: str | None, check: AnswerCheck) -> str:
+    """Ask one question at the terminal: its help under it, and an answer that CHECK
+    refuses is refused at the prompt with the reason."""
+    from yowasm import prompting
+    from yowasm.questionnaire import choice_descriptions, rule_of
 
-    from yowasm.errors import Aborted, YowasmError
+    def refusal(text: str) -> str | None:
+        return _refusal(check, text, short=False)
 
-    def validate(text: str) -> bool | str:
-        try:
-            question.check(answers, text)
-        except YowasmError as error:
-            return f"{error.message} {error.hint or ''}".strip()
-        return True
+    output = prompt_stream() or sys.stderr
+    with _aborting():
+        if not question.choices:
+            return prompting.text(question.prompt, output=output, default=default or "",
+                                  help=question.help or rule_of(check), refuse=refusal)
+        descriptions = choice_descriptions(question.key)
+        options = [prompting.Option(choice, choice, descriptions.get(choice, ""), _refusal(check, choice, short=True))
+                   for choice in question.choices]
+        if question.other_prompt:
+            options.append(prompting.Option("", "other…", descriptions.get("other", "")))
+        if all(option.refused for option in options):
+            check(question.choices[0])  # raises: no choice goes with the answers given
+        answer = prompting.select(question.prompt, options, output=output, default=default, help=question.help)
+        if answer == "" and question.other_prompt:
+            answer = prompting.text(question.other_prompt, output=output, help=rule_of(check), refuse=refusal)
+        return answer
+
+
+def _refusal(check: AnswerCheck, text: str, *, short: bool) -> str | None:
+    from yowasm.errors import ValidationError, YowasmError
 
     try:
-        if question.choices:
-            choices = list(question.choices)
-            if question.other_prompt:
-                choices.append(questionary.Choice("other host…", value=""))
-            answer = questionary.select(
-                question.prompt, choices=choices, default=default if default in choices else None
-            ).unsafe_ask()
-            if answer == "" and question.other_prompt:
-                answer = questionary.text(question.other_prompt, validate=validate).unsafe_ask()
-        else:
-            answer = questionary.text(
-                question.prompt, default=default or "", validate=validate
-            ).unsafe_ask()
+        check(text)
+    except ValidationError as error:
+        return error.rule if short else f"{error.message} {error.hint or ''}".strip()
+    except YowasmError as error:
+        return error.message if short else f"{error.message} {error.hint or ''}".strip()
+    return None
+
+
+@contextmanager
+def _aborting(message: str | None = None) -> Iterator[None]:
+    from yowasm.errors import Aborted
+
+    try:
+        yield
     except (KeyboardInterrupt, EOFError):
-        raise Aborted() from None
-    return answer
+        raise (Aborted(message) if message else Aborted()) from None
+
+
+def confirm(prompt: str, *, default: bool = True) -> bool:
+    from yowasm import prompting
+
+    with _aborting("Aborted."):
+        return prompting.confirm(prompt, output=prompt_stream() or sys.stderr, default=default)
 
 
 def _tree(root: Path, files: list[Path]) -> Tree:
@@ -197,25 +251,17 @@ def show_logged_in(login: Login) -> None:
 
 
 def ask_text(prompt: str) -> str:
-    import questionary
+    from yowasm import prompting
 
-    from yowasm.errors import Aborted
-
-    try:
-        return questionary.text(prompt).unsafe_ask()
-    except (KeyboardInterrupt, EOFError):
-        raise Aborted("Aborted.") from None
+    with _aborting("Aborted."):
+        return prompting.text(prompt, output=prompt_stream() or sys.stderr)
 
 
 def ask_secret(prompt: str) -> str:
-    import questionary
+    from yowasm import prompting
 
-    from yowasm.errors import Aborted
-
-    try:
-        return questionary.password(prompt).unsafe_ask()
-    except (KeyboardInterrupt, EOFError):
-        raise Aborted("Aborted.") from None
+    with _aborting("Aborted."):
+        return prompting.text(prompt, output=prompt_stream() or sys.stderr, secret=True)
 
 
 def show_serving(url: str, routes: list[tuple[str, str, str]]) -> None:

@@ -50,6 +50,8 @@ class TargetCheck:
 class LanguageFacts:
     language: Language
     title: str
+    #: One line shown beside the language where `yowasm new` offers it.
+    summary: str
     build: str
     test: str
     run: str
@@ -70,6 +72,7 @@ def language_facts(language: Language) -> LanguageFacts:
     return LanguageFacts(
         language=language,
         title=raw["title"],
+        summary=raw["summary"],
         build=raw["commands"]["build"],
         test=raw["commands"]["test"],
         run=raw["commands"]["run"],

@@ -277,7 +277,7 @@ class ProjectAnswers:
             raise ValidationError("module name", self.name, facts.name_rule.rule, facts.name_rule.example)
         if facts.registry_required and self.registry.kind is RegistryKind.NONE:
             rule = rules()["registry"]
-            raise ValidationError("registry", "none", rule["needed_rule"].format(runtime=self.runtime.value),
+            raise ValidationError("registry", "none", rule["needed_rule"].format(title=facts.title, runtime=self.runtime.value),
                                   rule["needed_example"])
         if self.artifact_format is None:
             object.__setattr__(self, "artifact_format", facts.layouts[0])

@@ -8,9 +8,11 @@ them (flags, data file, prompts); copier.yml is how plain `copier copy` asks the
 from __future__ import annotations
 
 import getpass
+import itertools
 import os
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -52,18 +54,60 @@ class Question:
     other_prompt: str | None = None
     #: Whether to prompt at all; when not, the default is taken.
     ask_if: Callable[[Answers], bool] = lambda answers: True
+    #: Shown under the question while it is asked; without it, a text question shows
+    #: the rule its check states (see `rule_of`).
+    help: str = ""
 
     @property
     def flag(self) -> str:
         return "--" + self.key.replace("_", "-")
 
 
+#: Checks one answer typed at a prompt against the question's rule and against every
+#: answer given as a flag; returns what is recorded, raises YowasmError to refuse it.
+AnswerCheck = Callable[[str], str]
+
+
 class Asker(Protocol):
-    def __call__(self, question: Question, default: str | None, answers: Answers) -> str: ...
+    def __call__(self, question: Question, default: str | None, check: AnswerCheck) -> str: ...
+
+
+def rule_of(check: AnswerCheck) -> str:
+    """The rule a check states when it refuses an empty answer, with its example; ""
+    when an empty answer is fine."""
+    try:
+        check("")
+    except ValidationError as error:
+        return f"{error.rule[:1].upper()}{error.rule[1:]} (e.g. {error.example})."
+    except UsageError:
+        pass
+    return ""
+
+
+@cache
+def choice_descriptions(key: str) -> Mapping[str, str]:
+    """One line for each choice of question KEY (and "other" for a host typed in):
+    languages from their language.yml, runtimes from their runtime file, the rest
+    from yowasm/choices.yml."""
+    if key == "language":
+        from yowasm.languages import language_facts
+
+        return {language.value: language_facts(language).summary for language in Language}
+    if key == "runtime":
+        return {runtime.value: runtime_facts(runtime).description for runtime in Runtime}
+    import yaml
+
+    table = yaml.safe_load((Path(__file__).with_name("choices.yml")).read_text(encoding="utf-8"))
+    return table.get(key, {})
 
 
 def _registry_kind(answers: Answers) -> RegistryKind:
     return Registry.parse(answers["registry"], "placeholder", "placeholder").kind
+
+
+def _single_namespace(answers: Answers) -> bool:
+    """Docker Hub takes one name; while the registry is still to be asked, any may do."""
+    return "registry" in answers and _registry_kind(answers) is RegistryKind.DOCKERHUB
 
 
 def _check_registry(answers: Answers, value: str) -> object:
@@ -118,12 +162,14 @@ QUESTIONS: tuple[Question, ...] = (
         "Description",
         lambda answers, value: validate_text("description", value),
         default=lambda answers: "A WebAssembly module",
+        help="One line, for the README and the package metadata.",
     ),
     Question(
         "author",
         "Author",
         lambda answers, value: validate_text("author", value, required=True),
         default=_default_author,
+        help="The name in the LICENSE and the package metadata (e.g. Jane Doe).",
     ),
     Question(
         "language",
@@ -158,9 +204,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "namespace",
         "Namespace (owner, organisation or path)",
-        lambda answers, value: validate_namespace(
-            value, single=_registry_kind(answers) is RegistryKind.DOCKERHUB
-        ),
+        lambda answers, value: validate_namespace(value, single=_single_namespace(answers)),
         default=_default_namespace,
         when=_needs_namespace,
     ),
@@ -225,7 +269,9 @@ def resolve_answers(
 ) -> ProjectAnswers:
     """Walk the questions in order: a given answer is validated, a missing one is taken
     from PREVIOUS answers (when the question still applies), defaulted (with
-    use_defaults or no way to ask) or asked. Without a way to ask, every missing answer
+    use_defaults or no way to ask) or asked. Every given answer is checked before the
+    first question is asked, and an asked answer that breaks a rule together with a
+    given one is refused at the prompt. Without a way to ask, every missing answer
     with no default is reported at once."""
     unknown = sorted(key for key in given if key not in QUESTION_KEYS and not key.startswith("_"))
     if unknown:
@@ -233,8 +279,9 @@ def resolve_answers(
             "Unknown answer keys: " + ", ".join(unknown) + ".",
             hint="Valid keys: " + ", ".join(QUESTION_KEYS) + ".",
         )
-    answers: dict[str, Any] = {}
     context: dict[str, Any] = {"_directory_name": directory.name if directory else None}
+    check_given(given, context)
+    answers: dict[str, Any] = {}
     missing: list[str] = []
     for question in QUESTIONS:
         view = {**context, **answers}
@@ -248,7 +295,8 @@ def resolve_answers(
             continue
         default = question.default(view)
         if ask is not None and not use_defaults and question.ask_if(view):
-            answers[question.key] = _canonical(question.check(view, ask(question, default, view)))
+            check = _answer_check(question, view, given)
+            answers[question.key] = check(ask(question, default, check))
         elif default is not None:
             answers[question.key] = _canonical(question.check(view, default))
         else:
@@ -257,6 +305,66 @@ def resolve_answers(
     if missing:
         raise MissingAnswersError(missing)
     return ProjectAnswers.from_data(answers)
+
+
+def check_given(given: Answers, known: Answers) -> None:
+    """Refuse a given answer that breaks its rule, that does not apply, or that no
+    answers to the questions still open could combine with (e.g. `--runtime wagi
+    --artifact-format cncf`), in the light of the KNOWN answers: before anything is
+    asked, and again with each asked answer."""
+    view: dict[str, Any] = dict(known)
+    inapplicable = []
+    for question in QUESTIONS:
+        value = given.get(question.key)
+        if value is None or question.key in known:
+            continue
+        try:
+            applies = question.when(view)
+        except (KeyError, ValidationError):
+            applies = True  # it depends on an answer still open
+        if not applies:
+            inapplicable.append(question.flag)
+            continue
+        view[question.key] = _canonical(question.check(view, str(value)))
+    if inapplicable:
+        raise _inapplicable_error(inapplicable)
+    _check_combinable(view, {key for key, value in given.items() if value is not None and key in QUESTION_KEYS})
+
+
+#: Values that pass every single-answer rule, standing in for free-text answers still
+#: open while the rules between answers are checked.
+_PLACEHOLDERS = {key: "placeholder" for key in ("name", "author", "namespace", "acr_name")}
+
+
+def _check_combinable(known: Answers, given_keys: set[str]) -> None:
+    """Raise a refusal when no choice for the open questions makes KNOWN a valid
+    project to which every given answer applies (the first completion tried is almost
+    always one)."""
+    open_questions = [question for question in QUESTIONS if question.choices and question.key not in known]
+    first_refusal: UsageError | None = None
+    for choices in itertools.product(*(question.choices for question in open_questions)):
+        completion = {question.key: choice for question, choice in zip(open_questions, choices)}
+        data = {**_PLACEHOLDERS, **{key: value for key, value in known.items() if key in QUESTION_KEYS}, **completion}
+        try:
+            ProjectAnswers.from_data(data)
+        except ValidationError as refusal:
+            first_refusal = first_refusal or refusal
+            continue
+        inapplicable = [question.flag for question in QUESTIONS if question.key in given_keys and not question.when(data)]
+        if not inapplicable:
+            return
+        first_refusal = first_refusal or _inapplicable_error(inapplicable)
+    if first_refusal is not None:
+        raise first_refusal
+
+
+def _answer_check(question: Question, view: Answers, given: Answers) -> AnswerCheck:
+    def check(text: str) -> str:
+        value = _canonical(question.check(view, text))
+        check_given(given, {**view, question.key: value})
+        return value
+
+    return check
 
 
 def example_answer(key: str, answers: Answers) -> str:
@@ -286,8 +394,12 @@ def _reject_inapplicable(given: Answers, answers: Answers, missing: list[str]) -
         if given.get(question.key) is not None and question.key not in answers
     ]
     if ignored:
-        raise UsageError(
-            "These answers do not apply to the chosen runtime and registry: " + ", ".join(ignored) + ".",
-            hint="--krustlet-node goes with --runtime krustlet, --acr-name with --registry acr, "
-            "--namespace with any registry but acr and none.",
-        )
+        raise _inapplicable_error(ignored)
+
+
+def _inapplicable_error(flags: list[str]) -> UsageError:
+    return UsageError(
+        "These answers do not apply to the chosen runtime and registry: " + ", ".join(flags) + ".",
+        hint="--krustlet-node goes with --runtime krustlet, --acr-name with --registry acr, "
+        "--namespace with any registry but acr and none.",
+    )

@@ -35,6 +35,8 @@ class Scaffold:
     answers: ProjectAnswers
     files: list[Path]
     created_directory: bool
+    #: The language's one-time setup (npm install) has been run.
+    set_up: bool = False
 
     @property
     def next_steps(self) -> list[tuple[str, str]]:
@@ -42,7 +44,7 @@ class Scaffold:
         steps = []
         if self.display_path != Path("."):
             steps.append(("enter", f"cd {self.display_path}"))
-        if facts.setup:
+        if facts.setup and not self.set_up:
             steps.append(("setup", facts.setup))
         steps += [("build", facts.build), ("test", facts.test)]
         if self.answers.is_handler:
