@@ -2,16 +2,25 @@
 
 `render` makes a project with yowasm's own renderer; `run_generated_ci` executes the
 project-command steps of its `.github/workflows/build.yml` verbatim, in order, in the
-project directory, as a developer would locally.
+project directory, as a developer would locally; `run_readme_commands` runs the
+commands its README shows, as written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
+import selectors
+import shlex
+import signal
 import subprocess
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -33,6 +42,20 @@ DEFAULT_ANSWERS: dict[str, Any] = {
 #: Steps of build.yml that are the project's own commands (run verbatim here); every
 #: other step installs a toolchain, which this machine has installed by .ci/run.
 PROJECT_STEP_IDS = ("dependencies", "build", "test", "run")
+
+
+def section(markdown: str, heading: str) -> str:
+    """The text of the `## HEADING` section of a Markdown text."""
+    _, found, rest = markdown.partition(f"\n## {heading}\n")
+    assert found, f"no section '## {heading}'"
+    return rest.split("\n## ", 1)[0]
+
+
+def shell_blocks(markdown: str, heading: str | None = None) -> list[str]:
+    """The ```sh code blocks of a Markdown text, as written (of its `## HEADING` only, if given)."""
+    if heading is not None:
+        markdown = section(markdown, heading)
+    return re.findall(r"^```sh\n(.*?)^```", markdown, flags=re.S | re.M)
 
 
 def answers(**overrides: Any) -> ProjectAnswers:
@@ -99,3 +122,88 @@ def run_generated_ci(project: Path, *, timeout: float = 600) -> list[tuple[Step,
             raise StepFailed(step, completed.returncode, completed.stdout)
         results.append((step, completed.stdout))
     return results
+
+
+#: Sections of a generated README whose commands need nothing but this machine (the
+#: others need a registry account, a cluster or GitHub).
+LOCAL_SECTIONS = ("Build, test, run", "Run it with wasmtime", "Serve it (WAGI)", "Updating")
+#: `yowasm serve` as the README shows it listens on this fixed address.
+SERVE_ADDRESS = "127.0.0.1:3000"
+
+
+def readme_commands(project: Path) -> list[str]:
+    """Every command line of the README's local sections, as written: the ```sh block
+    lines, then the inline `wasmtime run ...` of the WAGI section."""
+    readme = (project / "README.md").read_text("utf-8")
+    commands = []
+    for heading in LOCAL_SECTIONS:
+        if f"\n## {heading}\n" not in readme:
+            continue
+        for block in shell_blocks(readme, heading):
+            commands += [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        prose = re.sub(r"^```.*?^```", "", section(readme, heading), flags=re.S | re.M)
+        commands += re.findall(r"`(wasmtime run [^`]+)`", prose)
+    return commands
+
+
+@dataclass(frozen=True)
+class Ran:
+    command: str
+    returncode: int
+    output: str
+
+    @property
+    def expected(self) -> str:
+        """What the README's comment after the command says it prints, when it says so."""
+        _, _, comment = self.command.partition("  #")
+        return comment.strip() if comment.strip().startswith("Hello from") else ""
+
+
+def run_readme_commands(project: Path, *, path: str, timeout: float = 600) -> list[Ran]:
+    """Run `readme_commands` one by one in the project with bash and this PATH, as a
+    reader pastes them; `yowasm serve` is left running (on its documented address)
+    for the commands after it, then stopped with Ctrl-C."""
+    env = {**toolchain_env(), "PATH": path}
+    results = []
+    with ExitStack() as stack:
+        for command in readme_commands(project):
+            if shlex.split(command, comments=True) == ["yowasm", "serve"]:
+                results.append(stack.enter_context(_serving(command, project, env)))
+                continue
+            completed = subprocess.run(["bash", "--noprofile", "--norc", "-c", command], cwd=project, env=env,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, timeout=timeout)
+            results.append(Ran(command, completed.returncode, completed.stdout))
+    return results
+
+
+@contextmanager
+def _serving(command: str, project: Path, env: dict[str, str], timeout: float = 120) -> Iterator[Ran]:
+    # One documented address for every test process on this machine: take turns.
+    with open(Path(tempfile.gettempdir()) / f"yowasm-tests-{SERVE_ADDRESS}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        process = subprocess.Popen(["bash", "--noprofile", "--norc", "-c", f"exec {command}"], cwd=project, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            output = _read_until(process, "Serving on", timeout)
+            yield Ran(command, 0 if "Serving on" in output else process.poll() or 1, output)
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            finally:
+                process.kill()
+
+
+def _read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while marker not in seen and time.monotonic() < deadline:
+            if selector.select(timeout=deadline - time.monotonic()):
+                line = process.stderr.readline()
+                if not line:
+                    break
+                seen += line
+    return seen

@@ -9,9 +9,11 @@ import base64
 import datetime
 import ipaddress
 import json
+import os
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -27,6 +29,19 @@ from tests.conftest import require_tool
 USERS = {"pusher": "push-secret", "reader": "read-secret"}
 #: What each user may do in the token variant: readers only pull.
 ALLOWED_ACTIONS = {"pusher": {"pull", "push"}, "reader": {"pull"}}
+
+
+def yowasm(*args: str, cwd: Path, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+    """A real `python -m yowasm` process (the copy on PYTHONPATH)."""
+    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
+                          input=stdin, env=env, timeout=300)
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This environment without registry credentials, with a Docker config folder and
+    a HOME of the test's own (no ~/.netrc, no ~/.docker of the machine)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("YOWASM_REGISTRY_")}
+    return {**env, "DOCKER_CONFIG": str(tmp_path / "docker-config"), "HOME": str(tmp_path / "home"), **extra}
 
 
 def free_port() -> int:
@@ -70,7 +85,7 @@ class Registry:
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
-def _self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -103,7 +118,7 @@ class TokenIssuer:
     def __init__(self, folder: Path, service: str, issuer: str):
         from cryptography.hazmat.primitives import serialization
 
-        self.cert_path, key_path = _self_signed(folder, "token-signer")
+        self.cert_path, key_path = self_signed(folder, "token-signer")
         self.key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         from cryptography import x509
 
@@ -186,7 +201,7 @@ def running_registry(folder: Path, variant: str = "open") -> Iterator[Registry]:
         config["auth"] = {"htpasswd": {"realm": "yowasm-tests", "path": str(folder / "htpasswd")}}
         registry.users = dict(USERS)
     elif variant == "tls":
-        cert, key = _self_signed(folder, "registry")
+        cert, key = self_signed(folder, "registry")
         http["tls"] = {"certificate": str(cert), "key": str(key)}
         registry.ca_file = cert
     elif variant == "token":

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import path_without, require_tool
 from tests.projects import render
 
@@ -48,3 +50,25 @@ def test_without_a_project_every_language_is_checked(tmp_path):
     for title in ("Rust", "C", "AssemblyScript", "TinyGo"):
         assert f"{title}: " in result.stdout
     assert "checked inside a project" in result.stdout
+
+
+@pytest.mark.parametrize("missing", [("wasmtime",), ("wasmtime", "yowasm")], ids=["no-wasmtime-cli", "no-runner"])
+def test_ready_means_the_run_target_works(tmp_path, missing):
+    """Without the wasmtime CLI, `make run` runs the module with yowasm and doctor says
+    ready; without yowasm on PATH too, doctor says incomplete and `make run` fails."""
+    require_tool("clang-14", "sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32")
+    require_tool("yowasm", "pip install -e .")
+    project = render(tmp_path / "hello-wasm", language="c")
+    path = path_without(tmp_path, *missing)
+    result = doctor(cwd=project, path=path)
+    run = subprocess.run(["make", "run"], cwd=project, capture_output=True, text=True,
+                         env={**os.environ, "PATH": path}, timeout=120)
+    if missing == ("wasmtime",):
+        assert (result.returncode, "C: ready") == (0, result.stdout.splitlines()[-1]), result.stdout
+        assert run.returncode == 0 and run.stdout.endswith("Hello from hello-wasm!\n"), run.stdout + run.stderr
+        assert "yowasm run build/hello-wasm.wasm" in run.stdout
+    else:
+        assert (result.returncode, "C: incomplete") == (1, result.stdout.splitlines()[-1]), result.stdout
+        row = next(line for line in result.stdout.splitlines() if "│ make run" in line)
+        assert "missing" in row
+        assert run.returncode != 0 and "yowasm: No such file or directory" in run.stderr

@@ -82,7 +82,7 @@ def test_author_and_namespace_defaults(tmp_path, monkeypatch):
 def test_registry_reference(flags, reference):
     result = new("hello", "--defaults", "--author", "a", *flags)
     assert result.exit_code == 0, result.output
-    assert f"{reference}:canary" in result.output
+    assert f"{reference}:latest" in result.output
 
 
 def test_data_file_gives_answers_with_the_answers_file_keys(tmp_path):

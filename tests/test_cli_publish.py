@@ -15,20 +15,11 @@ import pytest
 import yaml
 
 from tests.projects import render
-from tests.registry import USERS, running_registry
+from tests.conftest import require_tool
+from tests.registry import USERS, environment, running_registry, yowasm
 
 WASM_TO_OCI_CONFIG = "application/vnd.wasm.config.v1+json"
 WASM_TO_OCI_LAYER = "application/vnd.wasm.content.layer.v1+wasm"
-
-
-def yowasm(*args: str, cwd: Path, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
-                          input=stdin, env=env, timeout=300)
-
-
-def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YOWASM_REGISTRY_")}
-    return {**env, "DOCKER_CONFIG": str(tmp_path / "docker-config"), **extra}
 
 
 def module(tmp_path: Path, size: int = 4096, name: str = "hello.wasm") -> Path:
@@ -104,17 +95,49 @@ def test_republishing_an_unchanged_module_uploads_no_blob(registry, tmp_path):
 
 
 @pytest.mark.registry
-def test_a_50_mb_module_goes_up_in_chunks(registry, tmp_path):
+def test_a_new_tag_for_a_pushed_module_uploads_no_blob(registry, tmp_path):
+    wasm = module(tmp_path, size=3 * 1024 * 1024)
+    env = environment(tmp_path)
+    assert yowasm("publish", str(wasm), registry.ref("team/hello", "v1"), cwd=tmp_path, env=env).returncode == 0
+    uploads = len(registry.upload_requests())
+    again = yowasm("publish", str(wasm), registry.ref("team/hello", "v2"), cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "0 uploaded" in again.stdout and len(registry.upload_requests()) == uploads
+    assert tags_of(registry, "team/hello") == ["v1", "v2"]
+
+
+@pytest.mark.registry
+def test_a_50_mb_module_goes_up_in_one_streamed_put(registry, tmp_path):
     wasm = module(tmp_path, size=50 * 1024 * 1024, name="big.wasm")
     reference = registry.ref("team/big", "v1")
-    result = yowasm("publish", str(wasm), reference, "--plain-http", cwd=tmp_path, env=environment(tmp_path))
+    result = yowasm("publish", str(wasm), reference, cwd=tmp_path, env=environment(tmp_path))
     assert result.returncode == 0, result.stderr
-    patches = [request for request in registry.upload_requests() if request.startswith("PATCH")]
-    assert len(patches) == 7  # 50 MiB in 8 MiB chunks
-    pulled = yowasm("pull", reference, "--plain-http", "-o", str(tmp_path / "back.wasm"), cwd=tmp_path,
-                    env=environment(tmp_path))
+    methods = [request.split()[0] for request in registry.upload_requests()]
+    assert methods == ["POST", "PUT", "POST", "PUT"]  # config, then the module: no PATCH
+    pulled = yowasm("pull", reference, "-o", str(tmp_path / "back.wasm"), cwd=tmp_path, env=environment(tmp_path))
     assert pulled.returncode == 0, pulled.stderr
     assert (tmp_path / "back.wasm").read_bytes() == wasm.read_bytes()
+
+
+@pytest.mark.registry
+def test_a_cut_streamed_upload_is_retried_in_chunks(registry, tmp_path):
+    """The first connection that carries over 1 MiB is cut (mid-PUT); the upload then
+    goes again, in 8 MiB PATCH chunks, and what skopeo copies back is the module."""
+    proxy = CuttingProxy(int(registry.host.split(":")[1]), limit=1024 * 1024, cuts=1)
+    try:
+        wasm = module(tmp_path, size=20 * 1024 * 1024, name="big.wasm")
+        reference = f"127.0.0.1:{proxy.port}/team/big:v1"
+        result = yowasm("publish", str(wasm), reference, cwd=tmp_path, env=environment(tmp_path))
+    finally:
+        proxy.close()
+    assert result.returncode == 0, result.stderr
+    patches = [request for request in registry.upload_requests() if request.startswith("PATCH")]
+    assert len(patches) == 3  # 20 MiB in 8 MiB chunks
+    copied = tmp_path / "copied"
+    copy = registry.skopeo("copy", "--src-tls-verify=false", f"docker://{registry.ref('team/big', 'v1')}", f"oci:{copied}:v1")
+    assert copy.returncode == 0, copy.stderr
+    layer = manifest_of(registry, registry.ref("team/big", "v1"))["layers"][0]
+    assert (copied / "blobs/sha256" / layer["digest"].split(":")[1]).read_bytes() == wasm.read_bytes()
 
 
 @pytest.mark.registry
@@ -215,11 +238,29 @@ def test_token_auth_with_environment_credentials_and_a_pull_only_user(tmp_path):
 
 
 @pytest.mark.registry
-def test_https_to_a_plain_http_registry_says_to_pass_plain_http(registry, tmp_path):
-    result = yowasm("publish", str(module(tmp_path)), registry.ref("team/hello", "v1"), cwd=tmp_path,
-                    env=environment(tmp_path))
-    assert result.returncode == 1
-    assert f"{registry.host} does not speak HTTPS" in result.stderr and "--plain-http" in result.stderr
+@pytest.mark.parametrize("spelling", ["{host}/team/hello:v1", "http://{host}/team/hello:v1", "localhost:{port}/team/hello:v1"])
+def test_a_registry_on_this_machine_needs_no_plain_http_flag(registry, tmp_path, spelling):
+    """As the Docker CLI treats 127.0.0.0/8 and localhost: HTTPS first, then plain HTTP."""
+    reference = spelling.format(host=registry.host, port=registry.host.split(":")[1])
+    env = environment(tmp_path)
+    pushed = yowasm("publish", str(module(tmp_path)), reference, cwd=tmp_path, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    pulled = yowasm("pull", reference, "-o", "back.wasm", cwd=tmp_path, env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    https_only = yowasm("pull", f"https://{registry.host}/team/hello:v1", cwd=tmp_path, env=env)
+    assert https_only.returncode == 1 and "does not speak HTTPS" in https_only.stderr
+
+
+@pytest.mark.registry
+def test_a_missing_tag_lists_the_tags_there_are(registry, tmp_path):
+    env = environment(tmp_path)
+    for tag in ("v1", "latest"):
+        assert yowasm("publish", str(module(tmp_path)), registry.ref("team/hello", tag), cwd=tmp_path, env=env).returncode == 0
+    missing = yowasm("pull", registry.ref("team/hello", "v2"), cwd=tmp_path, env=env)
+    assert missing.returncode == 1
+    assert "has no tag 'v2'; its tags: latest, v1" in missing.stderr
+    default = yowasm("pull", f"{registry.host}/team/hello", "-o", "default.wasm", cwd=tmp_path, env=env)
+    assert default.returncode == 0 and ":latest" in default.stdout  # one default tag for publish and pull
 
 
 @pytest.mark.registry
@@ -242,7 +283,7 @@ def test_publish_in_a_project_uses_its_answers_and_tag(tmp_path):
         env = environment(tmp_path)
         result = yowasm("publish", "--plain-http", cwd=project, env=env)
         assert result.returncode == 0, result.stderr
-        assert f"Pushed {registry.host}/team/hello-wasm:canary" in result.stdout
+        assert f"Pushed {registry.host}/team/hello-wasm:latest" in result.stdout
         subprocess.run(["git", "init", "-q"], cwd=project, check=True)
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"], cwd=project, check=True)
         subprocess.run(["git", "tag", "v0.3.0"], cwd=project, check=True)
@@ -261,7 +302,8 @@ def test_krustlet_manifest_image_pulls_back_the_published_module(tmp_path):
         (project / "build").mkdir()
         wasm = module(project / "build", name="hello-wasm.wasm")
         env = environment(tmp_path)
-        assert yowasm("publish", "--plain-http", cwd=project, env=env).returncode == 0
+        # The project README's Krustlet steps publish the tag k8s/pod.yaml runs.
+        assert yowasm("publish", "--tag", "canary", cwd=project, env=env).returncode == 0
         image = yaml.safe_load((project / "k8s/pod.yaml").read_text())["spec"]["containers"][0]["image"]
         pulled = yowasm("pull", image, "--plain-http", "-o", "pod.wasm", cwd=tmp_path, env=env)
         assert pulled.returncode == 0, pulled.stderr
@@ -318,7 +360,9 @@ def test_rejected_manifest_leaves_no_tag(registry, tmp_path):
     """The registry refuses manifests over ~4 MiB; a huge annotation makes one (too big
     for a command line, so the core function is called)."""
     from yowasm.errors import RegistryError
-    from yowasm.oci import Connection, Reference, publish
+    from yowasm.reference import Reference
+    from yowasm.registry_client import Connection
+    from yowasm.transfer import publish
 
     with pytest.raises(RegistryError) as refused:
         publish(module(tmp_path), Reference.parse(registry.ref("team/hello", "v1")), Connection(plain_http=True),
@@ -332,8 +376,8 @@ class CuttingProxy:
     it has carried more than LIMIT bytes from the client, as a network failing in the
     middle of an upload would. A real registry cannot be made to do this on demand."""
 
-    def __init__(self, target_port: int, limit: int):
-        self.target_port, self.limit = target_port, limit
+    def __init__(self, target_port: int, limit: int, cuts: int | None = None):
+        self.target_port, self.limit, self.cuts = target_port, limit, cuts
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
@@ -353,7 +397,9 @@ class CuttingProxy:
         try:
             while data := source.recv(65536):
                 carried += len(data) if count else 0
-                if carried > self.limit:
+                if carried > self.limit and (self.cuts is None or self.cuts > 0):
+                    if self.cuts is not None:
+                        self.cuts -= 1
                     break
                 sink.sendall(data)
         except OSError:
@@ -451,7 +497,7 @@ def test_a_runwasi_project_publishes_what_its_job_runs(registry, tmp_path):
     (project / "build").mkdir()
     (project / "build/hello-wasm.wasm").write_bytes(wasmtime.wat2wasm('(module (func (export "_start")))'))
     env = environment(tmp_path)
-    result = yowasm("publish", "--plain-http", cwd=project, env=env)
+    result = yowasm("publish", "--plain-http", "--tag", "canary", cwd=project, env=env)  # as its README says
     assert result.returncode == 0, result.stderr
     job = yaml.safe_load((project / "k8s/job.yaml").read_text())
     image = job["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -478,3 +524,73 @@ def test_a_runwasi_project_publishes_what_its_job_runs(registry, tmp_path):
     assert pushed.returncode == 0, pushed.stderr
     config = config_of(reference)
     assert config["os"] == "wasip2" and config["component"] == {"imports": ["wasi:cli/stdout@0.2.0"], "exports": []}
+
+
+def test_the_generated_readmes_registry_commands_work_as_written(tmp_path):
+    """The Publishing section's login, publish and pull lines, taken from the README of
+    a project on a registry on this machine (with basic auth), run as written; login
+    asks its questions in a terminal."""
+    import re
+    import shlex
+
+    import pexpect
+
+    with running_registry(tmp_path / "registry", "basic") as registry:
+        project = render(tmp_path / "hello-wasm", language="c", runtime="wagi", registry=registry.host, namespace="team")
+        readme = (project / "README.md").read_text()
+        commands = {name: re.search(rf"`(yowasm {name}[^`]*)`", readme).group(1) for name in ("login", "publish", "pull")}
+        (project / "build").mkdir()
+        wasm = module(project / "build", name="hello-wasm.wasm")
+        env = environment(tmp_path)
+
+        login = pexpect.spawn(sys.executable, ["-m", "yowasm", *shlex.split(commands["login"])[1:]], cwd=str(project),
+                              env=env, encoding="utf-8", timeout=60, dimensions=(24, 80))
+        login.expect("Username")
+        login.sendline("pusher")
+        login.expect("Password")
+        login.sendline(USERS["pusher"])
+        login.expect(pexpect.EOF)
+        login.close()
+        assert login.exitstatus == 0, login.before
+
+        published = yowasm(*shlex.split(commands["publish"])[1:], cwd=project, env=env)
+        assert published.returncode == 0, published.stderr
+        pulled = yowasm(*shlex.split(commands["pull"])[1:], cwd=tmp_path, env=env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert (tmp_path / "hello-wasm.wasm").read_bytes() == wasm.read_bytes()
+
+
+def peak_rss_mb(args: list[str], env: dict, cwd: Path) -> tuple[int, float]:
+    """Exit status and peak resident memory (MB) of one real yowasm process, measured
+    by GNU time: a child of this big test process would inherit its peak across exec."""
+    time_tool = require_tool("time", "sudo apt-get install time")
+    result = subprocess.run([time_tool, "-f", "%M", sys.executable, "-m", "yowasm", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    return result.returncode, int(result.stderr.strip().splitlines()[-1]) / 1024
+
+
+@pytest.mark.registry
+def test_publish_and_pull_never_hold_the_module_in_memory(registry, tmp_path):
+    """A module bigger than the 64 MB budget: the processes stay under it."""
+    wasm = module(tmp_path, size=100 * 1024 * 1024, name="huge.wasm")
+    env = environment(tmp_path)
+    status, published_mb = peak_rss_mb(["publish", str(wasm), registry.ref("team/huge")], env, tmp_path)
+    assert status == 0 and published_mb <= 64, published_mb
+    status, pulled_mb = peak_rss_mb(["pull", registry.ref("team/huge"), "-o", "back.wasm"], env, tmp_path)
+    assert status == 0 and pulled_mb <= 64, pulled_mb
+    assert (tmp_path / "back.wasm").stat().st_size == wasm.stat().st_size
+
+
+@pytest.mark.registry
+def test_login_understands_http_urls_and_logout_forgets(tmp_path):
+    with running_registry(tmp_path / "registry", "basic") as registry:
+        env = environment(tmp_path)
+        login = yowasm("login", f"http://{registry.host}", "-u", "pusher", "--password-stdin", cwd=tmp_path, env=env,
+                       stdin=USERS["pusher"] + "\n")
+        assert login.returncode == 0 and f"Logged in to {registry.host}" in login.stdout, login.stderr
+        assert yowasm("publish", str(module(tmp_path)), f"http://{registry.ref('team/hello')}", cwd=tmp_path,
+                      env=env).returncode == 0
+        logout = yowasm("logout", registry.host, cwd=tmp_path, env=env)
+        assert logout.returncode == 0 and "Logged out" in logout.stdout
+        denied = yowasm("publish", str(module(tmp_path)), registry.ref("team/hello"), cwd=tmp_path, env=env)
+        assert denied.returncode == 1 and f"yowasm login {registry.host}" in denied.stderr

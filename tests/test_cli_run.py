@@ -139,3 +139,20 @@ def test_a_build_that_finds_nothing_to_do_is_not_repeated(tmp_path):
     assert "Nothing to be done" in first.stderr and "Built" in first.stderr
     second = yowasm("run", cwd=project)
     assert (second.returncode, second.stdout, second.stderr) == (0, "Hello from hello-wasm!\n", "")
+
+
+@pytest.mark.parametrize("options", [[], ["--env", "GREETING=hi"], ["-eGREETING=hi", "--dir", "."]])
+def test_double_dash_in_a_project_passes_every_argument_to_its_module(probe, tmp_path, options):
+    """The README's synopsis `yowasm run [-- ARGS...]` in a project folder: `--` before
+    any target means the project here, so `--verbose` reaches the module. (The project's
+    module is the probe, which prints its arguments; the generated programs ignore them.)"""
+    project = render(tmp_path / "hello-wasm", language="c")
+    module = project / "build/hello-wasm.wasm"
+    module.parent.mkdir()
+    module.write_bytes(probe.read_bytes())
+    later = time.time() + 60  # newer than every source: nothing to build
+    os.utime(module, (later, later))
+    result = yowasm("run", *options, "--", "--verbose", "one", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == ["argv[0]=hello-wasm.wasm", "argv[1]=--verbose", "argv[2]=one"]
+    assert ("GREETING=hi" in result.stdout) == bool(options)

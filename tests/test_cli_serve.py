@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import http.client
 import os
+import resource
+import signal
+import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODULES, compile_test_module, require_tool
+from tests.conftest import MODULES, compile_test_module, compile_wat, require_tool
 from tests.projects import render, toolchain_env
 from tests.registry import free_port
 
@@ -25,15 +29,52 @@ def behave(tmp_path_factory) -> Path:
     return compile_test_module("behave", tmp_path_factory.mktemp("behave"))
 
 
+@pytest.fixture(scope="module")
+def handlers(tmp_path_factory) -> Path:
+    """A modules.toml of the WAT handlers: /echo/... writes its request body back as
+    its whole CGI response; /flood... write forever; /hog... grow memory by 200 MiB."""
+    folder = tmp_path_factory.mktemp("handlers")
+    for name in ("echo", "flood", "hog"):
+        compile_wat(folder, name, (MODULES / f"{name}.wat").read_text())
+    (folder / "modules.toml").write_text(
+        '[[module]]\nroute = "/echo/..."\nmodule = "echo.wasm"\n'
+        '[[module]]\nroute = "/flood"\nmodule = "flood.wasm"\n'
+        '[[module]]\nroute = "/flood-stderr"\nmodule = "flood.wasm"\nentrypoint = "stderr"\n'
+        '[[module]]\nroute = "/hog"\nmodule = "hog.wasm"\nentrypoint = "allocate"\n'
+        '[[module]]\nroute = "/hog-trap"\nmodule = "hog.wasm"\nentrypoint = "allocate_and_trap"\n'
+    )
+    return folder / "modules.toml"
+
+
+@dataclass
+class Served:
+    """A running server: unpacks as (port, log); .process for what needs the process."""
+
+    port: int
+    log: Path
+    process: subprocess.Popen
+
+    def __iter__(self):
+        return iter((self.port, self.log))
+
+
 @contextmanager
-def serving(target: Path, *args: str, cwd: Path | None = None, env: dict | None = None):
-    """`yowasm serve` in a subprocess on a free port; yields (port, log lines so far)."""
+def serving(target: Path, *args: str, cwd: Path | None = None, env: dict | None = None,
+            open_files: int | None = None):
+    """`yowasm serve` in a subprocess on a free port; yields (port, log lines so far).
+    OPEN_FILES caps the server's file descriptors (RLIMIT_NOFILE)."""
     port = free_port()
     log = (cwd or target.parent) / f"serve-{port}.log"
+
+    def limit_files() -> None:
+        if open_files:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     with log.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "yowasm", "serve", str(target), "--listen", f"127.0.0.1:{port}", *args],
             cwd=cwd or target.parent, stdout=log_file, stderr=subprocess.STDOUT, env=env or toolchain_env(),
+            preexec_fn=limit_files,
         )
         try:
             deadline = time.monotonic() + 120
@@ -41,10 +82,11 @@ def serving(target: Path, *args: str, cwd: Path | None = None, env: dict | None 
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"yowasm serve did not start:\n{log.read_text()}")
                 time.sleep(0.05)
-            yield port, log
+            yield Served(port, log, process)
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            process.wait(timeout=30)
+        assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def logged(log: Path, text: str, timeout: float = 5.0) -> bool:
@@ -62,7 +104,7 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, response.headers, response.read()  # names case-insensitive
     finally:
         connection.close()
 
@@ -263,10 +305,12 @@ def test_watch_rebuilds_and_reloads_and_survives_a_broken_build(tmp_path):
             time.sleep(0.2)
         return False
 
-    with serving(project, "--watch", cwd=project) as (port, log):
+    with serving(project, "--watch", "--workers", "2", cwd=project) as (port, log):
         assert request(port, "GET", "/x")[2] == b"Hello from hello-wasm! You sent GET /x\n"
         edit("Hello from", "Howdy from")
         assert body_becomes(port, b"Howdy from hello-wasm! You sent GET /x\n"), log.read_text()
+        assert logged(log, "reloaded its modules")  # the other worker too
+        assert all(request(port, "GET", "/x")[2] == b"Howdy from hello-wasm! You sent GET /x\n" for _ in range(10))
         edit("return snprintf", "return this is not C; snprintf")
         assert logged(log, "Rebuild failed, still serving the last good module")
         assert request(port, "GET", "/x")[2] == b"Howdy from hello-wasm! You sent GET /x\n"
@@ -276,3 +320,247 @@ def test_watch_needs_a_project(behave):
     result = subprocess.run([sys.executable, "-m", "yowasm", "serve", str(behave), "--watch"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "--watch needs a project" in result.stderr
+
+
+# --- HTTP/1.1 on the wire: raw bytes on a socket, every wait bounded ---------------------
+
+
+def exchange(port: int, data: bytes, *, seconds: float = 10.0, drip: float | None = None) -> tuple[bytes, bool]:
+    """DATA sent on a new connection (a byte every DRIP seconds if given): all the
+    server sent back, and whether it closed the connection within SECONDS."""
+    deadline = time.monotonic() + seconds
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as connection:
+        try:
+            if drip is None:
+                connection.sendall(data)
+            else:
+                for byte in data:
+                    connection.sendall(bytes([byte]))
+                    time.sleep(drip)
+                    if time.monotonic() > deadline:
+                        return received, False
+        except (BrokenPipeError, ConnectionResetError):
+            return received, True
+        while (remaining := deadline - time.monotonic()) > 0:
+            connection.settimeout(remaining)
+            try:
+                chunk = connection.recv(65536)
+            except socket.timeout:
+                return received, False
+            except ConnectionResetError:
+                return received, True
+            if not chunk:
+                return received, True
+            received += chunk
+    return received, False
+
+
+def post(path: str, body: bytes, *, headers: str = "") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{headers}\r\n").encode() + body
+
+
+def chunked(path: str, *chunks: bytes, headers: str = "") -> bytes:
+    encoded = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks)
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n{headers}\r\n".encode() + encoded + b"0\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def echo_server(handlers):
+    """One server for the framing and CGI cases, with short client timeouts."""
+    with serving(handlers, "--max-body", "1000", "--head-timeout", "1", "--idle-timeout", "1",
+                 "--body-timeout", "1") as served:
+        yield served
+
+
+def test_a_chunked_body_reaches_the_handler_whole(echo_server):
+    received, closed = exchange(echo_server.port, chunked("/echo/x", b"Content-Type: text/plain\n\n", b"he",
+                                                          b"llo", headers="Connection: close\r\n"))
+    assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b"\r\n\r\nhello") and closed
+
+
+def test_a_chunked_body_counts_against_max_body(echo_server):
+    received, closed = exchange(echo_server.port, chunked("/echo/x", b"x" * 600, b"x" * 401))
+    assert received.startswith(b"HTTP/1.1 413 ") and closed
+    received, _ = exchange(echo_server.port, chunked("/echo/x", b"Content-Type: text/plain\n\n", b"x" * 974,
+                                                     headers="Connection: close\r\n"))
+    assert received.startswith(b"HTTP/1.1 200 ")
+
+
+SMUGGLED = b"GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    b"POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + SMUGGLED,
+    b"POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + SMUGGLED,
+    "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: ¹2\r\n\r\nab".encode() + SMUGGLED,
+    b"POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\nab" + SMUGGLED,
+    b"POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nab" + SMUGGLED,
+    b"POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n" + SMUGGLED,
+    b"this is not HTTP\r\n\r\n" + SMUGGLED,
+], ids=["te-then-cl", "cl-then-te", "two-lengths", "superscript-length", "signed-length", "unknown-coding",
+        "bad-chunk-size", "garbage"])
+def test_bad_framing_is_refused_with_400_and_the_connection_closed(echo_server, request_bytes):
+    received, closed = exchange(echo_server.port, request_bytes)
+    assert received.startswith(b"HTTP/1.1 400 ") and closed
+    assert received.count(b"HTTP/1.1 ") == 1  # the bytes after it were never answered
+
+
+def test_a_slow_request_head_is_dropped_unanswered(echo_server):
+    started = time.monotonic()
+    received, closed = exchange(echo_server.port, b"GET /echo/x HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 100,
+                                drip=0.1, seconds=8)
+    assert (received, closed) == (b"", True)
+    assert time.monotonic() - started < 8  # --head-timeout 1, not the 10 s a byte-a-tenth client would take
+
+
+def test_an_idle_keep_alive_connection_is_closed(echo_server):
+    received, closed = exchange(echo_server.port, post("/echo/x", b"Content-Type: text/plain\n\nkept"), seconds=8)
+    assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b"kept") and closed
+
+
+def test_a_slow_body_is_answered_408(echo_server):
+    received, closed = exchange(echo_server.port, b"POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc",
+                                seconds=8)
+    assert received.startswith(b"HTTP/1.1 408 ") and closed
+
+
+def cgi(port: int, response: bytes) -> tuple[int, bytes, bytes]:
+    """What a client gets when the handler writes RESPONSE: status, raw head, body."""
+    received, _ = exchange(port, post("/echo/x", response, headers="Connection: close\r\n"))
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), head, body
+
+
+def test_a_latin1_line_separator_does_not_split_a_header(echo_server):
+    status, head, body = cgi(echo_server.port, b"Content-Type: text/plain\nX-A: 1\x85Set-Cookie: evil=1\n\nok")
+    assert status == 200 and b"\r\nx-a: 1\x85Set-Cookie: evil=1\r\n" in head and b"\r\nset-cookie" not in head.lower()
+
+
+def test_utf8_header_values_pass_through_as_the_handler_wrote_them(echo_server):
+    status, head, _ = cgi(echo_server.port, "Content-Type: text/plain\nX-Name: café\n\n".encode())
+    assert status == 200 and "\r\nx-name: café".encode() in head
+
+
+@pytest.mark.parametrize("response", [
+    b"Content-Type: text/plain\nX-B: a\x01b\n\n", b"Content-Type: text/plain\nX-B: a\rb\n\n",
+    "Status: ²00\nContent-Type: text/plain\n\n".encode(), "Status: 101\nContent-Type: text/plain\n\n".encode(),
+    "Content-Type: text/plain\nContent-Length: ¹2\n\nab".encode(), b"Content-Type: text/plain\nno colon\n\n",
+])
+def test_a_bad_cgi_header_is_a_502(echo_server, response):
+    assert cgi(echo_server.port, response)[0] == 502
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_body_is_sent_with_204_or_304(echo_server, status):
+    written = f"Status: {status}\nContent-Type: text/plain\n\na body anyway".encode()
+    # Two requests on one connection: a body after the first head would be read as the second response.
+    received, _ = exchange(echo_server.port, post("/echo/x", written) + post("/echo/x", written, headers="Connection: close\r\n"))
+    first, second = received.split(b"HTTP/1.1 ")[1:]
+    assert first.startswith(f"{status} ".encode()) and first.endswith(b"\r\n\r\n") and second.endswith(b"\r\n\r\n")
+    assert b"a body anyway" not in received
+
+
+def test_crlf_cgi_headers(echo_server):
+    status, head, body = cgi(echo_server.port, b"Status: 201 Created\r\nContent-Type: text/plain\r\n\r\nmade")
+    assert (status, body) == (201, b"made") and b"\r\ncontent-type: text/plain\r\n" in head
+
+
+def test_a_client_that_goes_away_is_an_access_log_line(behave):
+    with serving(behave) as (port, log):
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", port)) as connection:
+                connection.sendall(b"GET /spin/300 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert logged(log, "GET /spin/300 ")
+        assert request(port, "GET", "/hello")[0] == 200
+    # serving() asserts there was no traceback in the log
+
+
+# --- handler limits ----------------------------------------------------------------------
+
+
+def rss(pid: int) -> int:
+    """Resident memory of PID and its children, in bytes."""
+    total = 0
+    children = [child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
+    for task in [pid, *map(int, children)]:
+        for line in Path(f"/proc/{task}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+@pytest.mark.parametrize("path", ["/flood", "/flood-stderr"])
+def test_output_past_max_response_is_a_502_and_the_handler_is_stopped(handlers, path):
+    with serving(handlers, "--max-response", "1MiB", "--timeout", "120", "--workers", "1") as served:
+        idle = rss(served.process.pid)
+        status, _, body = request(served.port, "GET", path)  # would run two minutes if not stopped
+        assert status == 502 and b"too large" in body
+        assert logged(served.log, "wrote more than --max-response 1,048,576 bytes")
+        assert rss(served.process.pid) < idle + 32 * 1024 * 1024
+        # Output under the cap is whole.
+        written = b"Content-Type: text/plain\n\n" + b"x" * 900_000
+        assert request(served.port, "POST", "/echo/x", body=written)[2] == b"x" * 900_000
+
+
+def test_max_memory_caps_a_handler_instance(handlers):
+    with serving(handlers, "--max-memory", "64MiB", "--workers", "1") as (port, log):
+        assert request(port, "GET", "/hog")[0] == 500
+        assert logged(log, "trapped")
+    with serving(handlers, "--workers", "1") as (port, _):
+        assert request(port, "GET", "/hog")[:3:2] == (200, b"allocated")
+
+
+def test_memory_is_returned_after_a_trap(handlers):
+    with serving(handlers, "--workers", "1") as served:
+        request(served.port, "GET", "/hog")
+        idle = rss(served.process.pid)
+        for path in ("/hog-trap", "/hog", "/hog-trap"):  # each holds 200 MiB while it runs
+            assert request(served.port, "GET", path)[0] in (500, 200)
+        assert rss(served.process.pid) < idle + 32 * 1024 * 1024
+
+
+# --- connections and processes -----------------------------------------------------------
+
+
+def test_out_of_file_descriptors_the_server_lives_and_serves_again(handlers):
+    with serving(handlers, "--workers", "1", "--head-timeout", "2", open_files=128) as served, ExitStack() as held:
+        for _ in range(300):  # far more than the server has descriptors for
+            held.enter_context(socket.create_connection(("127.0.0.1", served.port), timeout=5))
+        time.sleep(1)
+        assert served.process.poll() is None
+        held.close()
+        written = b"Content-Type: text/plain\n\nstill here"
+        assert request(served.port, "POST", "/echo/x", body=written)[:3:2] == (200, b"still here")
+        assert served.process.poll() is None
+    log = served.log.read_text()
+    # It did run out, and said so in one line every few seconds, not once per accept().
+    assert 1 <= log.count("socket.accept() out of system resource: Too many open files") <= 3, log
+
+
+def test_the_connection_cap_answers_503(handlers):
+    with serving(handlers, "--max-connections", "4", "--workers", "1") as (port, _), ExitStack() as held:
+        for _ in range(4):
+            held.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(0.5)
+        received, closed = exchange(port, post("/echo/x", b"Content-Type: text/plain\n\nno"))
+        assert received.startswith(b"HTTP/1.1 503 ")
+        held.close()
+        time.sleep(0.5)
+        assert request(port, "POST", "/echo/x", body=b"Content-Type: text/plain\n\nyes")[2] == b"yes"
+
+
+def test_workers_are_processes_and_a_dead_one_is_replaced(handlers):
+    with serving(handlers, "--workers", "3") as served:
+        def workers() -> list[int]:  # besides the first process, which serves too
+            children = [pid for task in Path(f"/proc/{served.process.pid}/task").iterdir()
+                        for pid in (task / "children").read_text().split()]
+            return [int(pid) for pid in children if b"yowasm.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+        assert len(workers()) == 2
+        os.kill(workers()[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while len(workers()) < 2 or any(request(served.port, "GET", "/healthz")[0] != 200 for _ in range(4)):
+            assert time.monotonic() < deadline, served.log.read_text()
+            time.sleep(0.2)

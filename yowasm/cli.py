@@ -1,5 +1,5 @@
 """The command line: thin commands that read options, call one core function and
-render its result. Heavy libraries (copier, prompt_toolkit, requests, wasmtime) are
+render its result. Heavy libraries (copier, prompt_toolkit, wasmtime) are
 imported inside the commands so that `--help` and `--version` start fast."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from yowasm import __version__
 from yowasm.errors import Aborted, FileSystemError, YowasmError
@@ -39,6 +39,25 @@ class _Group(TyperGroup):
         except OSError as error:  # a file operation no core function anticipated
             console.print_error(FileSystemError.from_os_error(error))
             raise typer.Exit(FileSystemError.exit_code) from None
+
+
+class _DefaultTargetBeforeDoubleDash(TyperCommand):
+    """`yowasm run -- ARGS`: a `--` before any module or folder means the default
+    target `.`, so ARGS go to the module instead of the first one becoming the target."""
+
+    def parse_args(self, ctx, args):
+        takes_value = {name for param in self.params if isinstance(param, TyperOption) and not param.is_flag
+                       for name in param.opts}
+        index = 0
+        while index < len(args):
+            token = args[index]
+            if token == "--":
+                args = [*args[:index], ".", *args[index:]]
+                break
+            if not token.startswith("-") or token == "-":
+                break
+            index += 2 if token in takes_value else 1
+        return super().parse_args(ctx, args)
 
 
 app = typer.Typer(
@@ -136,6 +155,10 @@ def new(
     no_install: bool = typer.Option(
         False, "--no-install", help="Do not offer to install the project's dependencies (npm install) in a terminal."
     ),
+    no_git: bool = typer.Option(False, "--no-git", help="Make no git repository (default: git init and a first commit)."),
+    force_git_init: bool = typer.Option(
+        False, "--force-git-init", help="Make a git repository even inside another repository's work tree."
+    ),
 ) -> None:
     """Create a WebAssembly project: asks what is not given as a flag."""
     from yowasm import console
@@ -160,12 +183,18 @@ def new(
         ask=console.ask if interactive else None,
     )
     scaffold = create_project(answers, directory or Path(answers.name), force=force)
+    git = None
+    if not no_git:
+        from yowasm.vcs import init_repository
+
+        git = init_repository(scaffold.destination, scaffold.files, branch=answers.branch,
+                              inside_work_tree_ok=force_git_init)
     if interactive and not no_install:
-        scaffold = _install_dependencies(scaffold, ask=not defaults)
-    console.show_scaffold(scaffold)
+        scaffold = _install_dependencies(scaffold, git, ask=not defaults)
+    console.show_scaffold(scaffold, git=git)
 
 
-def _install_dependencies(scaffold, *, ask: bool):
+def _install_dependencies(scaffold, git, *, ask: bool):
     """Run the language's setup step (npm install) in the new project when the user
     agrees (the default): only in a terminal, and only when its tool is installed."""
     import dataclasses
@@ -189,7 +218,7 @@ def _install_dependencies(scaffold, *, ask: bool):
         raise Aborted(f"Aborted: the project is in {scaffold.display_path}, without its dependencies "
                       f"(run `{command}` there).") from None
     except ToolError as error:
-        console.show_scaffold(scaffold)
+        console.show_scaffold(scaffold, git=git)
         raise ToolError(f"{error.message} The project was created; run `{command}` in it again.",
                         hint=error.hint) from None
     return dataclasses.replace(scaffold, set_up=True)
@@ -233,7 +262,7 @@ def build(
     console.show_built(build_project(load_project(project)))
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command(cls=_DefaultTargetBeforeDoubleDash, context_settings={"allow_interspersed_args": False})
 def run(
     target: Path = typer.Argument(Path("."), help="Module (.wasm) or project folder.", show_default="."),
     args: Optional[list[str]] = typer.Argument(None, help="Arguments for the module: everything after the module (options go before it; -- is optional).", show_default=False),
@@ -282,7 +311,11 @@ def doctor(
         raise typer.Exit(1)
 
 
-_PLAIN_HTTP = typer.Option(False, "--plain-http", help="Use HTTP, not HTTPS (localhost only, unless --insecure).")
+_PLAIN_HTTP = typer.Option(
+    False, "--plain-http",
+    help="Use HTTP, not HTTPS (this machine only, unless --insecure; a registry on this machine that "
+    "answers HTTPS in plain HTTP is reached over HTTP without it). Same as writing http://HOST.",
+)
 _INSECURE = typer.Option(False, "--insecure", help="Skip TLS verification; allow --plain-http to other hosts.")
 _CA_FILE = typer.Option(None, "--ca-file", help="CA certificate (PEM) to verify the registry with.", dir_okay=False)
 
@@ -291,9 +324,9 @@ _CA_FILE = typer.Option(None, "--ca-file", help="CA certificate (PEM) to verify 
 def publish(
     module: Optional[Path] = typer.Argument(None, help="Module (default: the project's build/NAME.wasm).", show_default=False),
     reference: Optional[str] = typer.Argument(
-        None, help="HOST/NAMESPACE/NAME[:TAG] (default: the project's registry reference).", show_default=False
+        None, help="[http://]HOST/NAMESPACE/NAME[:TAG] (default: the project's registry reference).", show_default=False
     ),
-    tag: Optional[str] = typer.Option(None, "--tag", help="Tag [default: the git tag of HEAD, else canary]."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Tag [default: the git tag of HEAD, else latest]."),
     artifact_format: Optional[str] = typer.Option(
         None, "--artifact-format", help="wasm-to-oci | cncf [default: the project's, else wasm-to-oci]."
     ),
@@ -304,9 +337,9 @@ def publish(
 ) -> None:
     """Push a module to an OCI registry and print its reference and digest."""
     from yowasm import console
-    from yowasm.oci import parse_annotations
-    from yowasm.oci import publish as push
+    from yowasm.artifacts import parse_annotations
     from yowasm.publishing import connection_for, plan_publish
+    from yowasm.transfer import publish as push
 
     annotations = parse_annotations(annotation or [])
     plan = plan_publish(module, reference, tag=tag, artifact_format=artifact_format, folder=Path("."))
@@ -321,7 +354,7 @@ def publish(
 
 @app.command()
 def pull(
-    reference: str = typer.Argument(..., help="HOST/NAMESPACE/NAME[:TAG|@DIGEST]."),
+    reference: str = typer.Argument(..., help="[http://]HOST/NAMESPACE/NAME[:TAG|@DIGEST] (tag default: latest)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write [default: NAME.wasm]."),
     plain_http: bool = _PLAIN_HTTP,
     insecure: bool = _INSECURE,
@@ -329,9 +362,9 @@ def pull(
 ) -> None:
     """Fetch a module (either OCI layout), verify its digests, write it atomically."""
     from yowasm import console
-    from yowasm.oci import Reference
-    from yowasm.oci import pull as fetch
     from yowasm.publishing import connection_for
+    from yowasm.reference import Reference
+    from yowasm.transfer import pull as fetch
 
     parsed = Reference.parse(reference)
     connection = connection_for(parsed, plain_http=plain_http, insecure=insecure, ca_file=ca_file)
@@ -341,7 +374,7 @@ def pull(
 
 @app.command()
 def login(
-    host: str = typer.Argument(..., help="Registry HOST[:PORT], e.g. ghcr.io."),
+    host: str = typer.Argument(..., help="Registry [http(s)://]HOST[:PORT], e.g. ghcr.io."),
     username: Optional[str] = typer.Option(None, "--username", "-u", help="User name (asked if missing)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password or token from stdin."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Store without asking the registry to check them."),
@@ -356,13 +389,15 @@ def login(
     from yowasm import console
     from yowasm.credentials import Credentials
     from yowasm.errors import UsageError
-    from yowasm.model import validate_host
-    from yowasm.publishing import log_in
+    from yowasm.publishing import log_in, parse_login_host
+    from yowasm.text import shell_command
 
-    registry = "docker.io" if host in ("docker.io", "index.docker.io") else validate_host(host)
+    registry, scheme = parse_login_host(host)
+    plain_http = plain_http or scheme == "http"
     if username is None:
         if not console.is_interactive():
-            raise UsageError("Missing --username.", hint=f"Example: echo \"$TOKEN\" | yowasm login {host} --username octocat --password-stdin")
+            example = shell_command("yowasm", "login", host, "--username", "octocat", "--password-stdin")
+            raise UsageError("Missing --username.", hint=f"Example: echo \"$TOKEN\" | {example}")
         username = console.ask_text("Username")
     if password_stdin:
         password = sys.stdin.read().rstrip("\r\n")
@@ -373,7 +408,20 @@ def login(
     if not username or not password:
         raise UsageError("The user name and password must not be empty.", hint="Example: yowasm login ghcr.io -u octocat --password-stdin")
     console.show_logged_in(log_in(registry, Credentials(username, password), verify=not no_verify,
-                                  plain_http=plain_http, insecure=insecure, ca_file=ca_file))
+                                  plain_http=plain_http, insecure=insecure, ca_file=ca_file,
+                                  https_only=scheme == "https"))
+
+
+@app.command()
+def logout(
+    host: str = typer.Argument(..., help="Registry HOST[:PORT], e.g. ghcr.io."),
+) -> None:
+    """Forget the credentials stored for a registry (in the Docker config file or its
+    credential helper)."""
+    from yowasm import console
+    from yowasm.publishing import log_out, parse_login_host
+
+    console.show_logged_out(log_out(parse_login_host(host)[0]))
 
 
 @app.command()
@@ -383,7 +431,14 @@ def serve(
     env: Optional[list[str]] = typer.Option(None, "--env", "-e", help="K=V for every module; repeatable."),
     env_file: Optional[Path] = typer.Option(None, "--env-file", help="File of K=V lines for every module.", dir_okay=False),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds a request may run before a 504.", min=0.05),
-    max_body: int = typer.Option(10 * 1024 * 1024, "--max-body", help="Largest request body in bytes (else 413).", min=0),
+    max_body: int = typer.Option(10 * 1024 * 1024, "--max-body", help="Largest request body in bytes, chunked or not (else 413).", min=0),
+    max_response: str = typer.Option("16MiB", "--max-response", help="Most output a handler may write (else 502, and it is stopped); bytes or KiB/MiB/GiB."),
+    max_memory: str = typer.Option("256MiB", "--max-memory", help="Most linear memory one handler instance may grow to; bytes or KiB/MiB/GiB."),
+    head_timeout: float = typer.Option(10.0, "--head-timeout", help="Seconds a client has to send a request's headers.", min=0.1),
+    idle_timeout: float = typer.Option(5.0, "--idle-timeout", help="Seconds an idle keep-alive connection stays open.", min=1),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", help="Seconds a client has to send a request's body (else 408).", min=0.1),
+    max_connections: int = typer.Option(1000, "--max-connections", help="Open connections per worker (else 503); lowered to what the file-descriptor limit allows.", min=1),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes serving the same socket.", show_default="number of cores", min=1),
     watch: bool = typer.Option(False, "--watch", help="Rebuild and reload a project when its sources change."),
     plain_http: bool = _PLAIN_HTTP,
     insecure: bool = _INSECURE,
@@ -391,29 +446,36 @@ def serve(
 ) -> None:
     """Serve WAGI handlers over HTTP (a project is built first if needed)."""
     from yowasm import console
-    from yowasm.gateway import Gateway, Settings, parse_listen
-    from yowasm.gateway import serve as run_server
-    from yowasm.runner import parse_env
     from yowasm.errors import UsageError
+    from yowasm.gateway import Settings
+    from yowasm.runner import parse_env
+    from yowasm.server import Limits, parse_listen, parse_size
+    from yowasm.server import serve as run_server
     from yowasm.serving import oci_fetcher, routes_for
     from yowasm.serving import watch as watch_project
-    from yowasm.wagi import parse_env_file
+    from yowasm.wagi import load_modules_toml, parse_env_file
 
     address = parse_listen(listen)
+    limits = Limits(head_timeout=head_timeout, idle_timeout=idle_timeout, body_timeout=body_timeout,
+                    max_connections=max_connections, **({"workers": workers} if workers else {}))
     variables = [*(parse_env_file(env_file) if env_file else []), *parse_env(env or [])]
+    settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body,
+                        max_response=parse_size(max_response, "--max-response"),
+                        max_memory=parse_size(max_memory, "--max-memory"))
     routes, project = routes_for(target)
     if watch and project is None:
         raise UsageError("--watch needs a project folder (it rebuilds from the sources).",
                          hint="Example: yowasm serve . --watch")
     if project is not None:
         _build_if_stale(project)
-    settings = Settings(env=tuple(variables), timeout=timeout, max_body=max_body)
-    gateway = Gateway(routes, settings, log_error=console.log_line,
-                      fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file))
-    if watch:
-        watch_project(project, gateway, log=console.log_line)
-    run_server(gateway, address, log_access=console.access_logger(),
-               on_ready=lambda url: console.show_serving(url, gateway.route_table))
+
+    def start_watching(reload_all, stopped) -> None:
+        watch_project(project, reload_all, log=console.log_line, stopped=stopped)
+
+    run_server(routes, settings, limits, address, log_error=console.log_line, access_logger=console.access_logger,
+               fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file),
+               reload_routes=(lambda: routes_for(project.root)[0]) if project else None,
+               on_serving=start_watching if watch else None, on_ready=console.show_serving)
 
 
 def main() -> None:

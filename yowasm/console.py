@@ -13,13 +13,14 @@ from rich.tree import Tree
 
 if TYPE_CHECKING:
     from yowasm.build import BuildResult
-    from yowasm.oci import Published, Pulled
+    from yowasm.transfer import Published, Pulled
     from yowasm.doctor import Diagnosis
     from yowasm.errors import YowasmError
     from yowasm.questionnaire import AnswerCheck, Question
-    from yowasm.publishing import Login
+    from yowasm.publishing import Login, Logout
     from yowasm.scaffold import Scaffold
     from yowasm.updating import Update
+    from yowasm.vcs import GitResult
 
 #: The width rich lays piped or logged output out in: wide enough that no line is
 #: wrapped and no URL, path or command split (a terminal gets its own width).
@@ -134,7 +135,7 @@ def _tree(root: Path, files: list[Path]) -> Tree:
     return tree
 
 
-def show_scaffold(scaffold: Scaffold) -> None:
+def show_scaffold(scaffold: Scaffold, *, git: GitResult | None = None) -> None:
     answers = scaffold.answers
     out.print(_tree(scaffold.display_path, scaffold.files))
     reference = answers.repository
@@ -143,9 +144,37 @@ def show_scaffold(scaffold: Scaffold) -> None:
         f"[bold]{escape(answers.name)}[/]"
         + (f" → {escape(reference)}" if reference else "")
     )
+    if git is not None:
+        _show_git(git)
     out.print("\n[bold]Next steps[/]")
     for label, command in scaffold.next_steps:
         out.print(f"  [dim]{label:<8}[/] {escape(command)}")
+
+
+def _show_git(git: GitResult) -> None:
+    from yowasm.text import literal, shell_command
+    from yowasm.vcs import FIRST_COMMIT_MESSAGE, GitOutcome
+
+    detail = escape(literal(git.detail, single_line=True))
+    branch = escape(literal(git.branch))
+    lines = {
+        GitOutcome.COMMITTED: f"Git: a new repository on branch {branch} with a first commit",
+        GitOutcome.NO_IDENTITY: f"Git: a new repository on branch {branch}, [yellow]no commit[/]: "
+                                "git does not know your name and email yet",
+        GitOutcome.NOT_COMMITTED: f"Git: a new repository on branch {branch}, [yellow]no commit[/]: {detail}",
+        GitOutcome.INSIDE_WORK_TREE: f"Git: no repository made, the project is inside the work tree of {detail}"
+                                     " [dim](--force-git-init makes one anyway)[/]",
+        GitOutcome.EXISTING: f"Git: {detail} is a repository already; nothing was committed",
+        GitOutcome.NO_GIT: "Git: git is not installed; no repository made",
+        GitOutcome.FAILED: f"Git: [yellow]git failed[/]: {detail}",
+    }
+    out.print(lines[git.outcome], soft_wrap=True)
+    commit = shell_command("git", "add", ".") + " && " + shell_command("git", "commit", "-m", FIRST_COMMIT_MESSAGE)
+    if git.outcome is GitOutcome.NO_IDENTITY:
+        out.print('[dim]Tell git who you are (git config --global user.name "Your Name" and '
+                  f"git config --global user.email you@example.com), then: {escape(commit)}[/]", soft_wrap=True)
+    elif git.outcome is GitOutcome.NOT_COMMITTED:
+        out.print(f"[dim]Commit by hand: {escape(commit)}[/]", soft_wrap=True)
 
 
 def show_update(update: Update) -> None:
@@ -248,6 +277,17 @@ def show_logged_in(login: Login) -> None:
                None: "not checked"}[login.accepted]
     out.print(f"[bold green]Logged in[/] to {escape(login.registry)} as {escape(login.username)} "
               f"({checked}; stored in {escape(str(login.path))})", soft_wrap=True)
+
+
+def show_logged_out(logout: Logout) -> None:
+    from yowasm.text import literal
+
+    if logout.removed:
+        out.print(f"[bold green]Logged out[/] of {escape(logout.registry)} (removed from "
+                  f"{escape(literal(logout.path))})", soft_wrap=True)
+    else:
+        out.print(f"Not logged in to {escape(logout.registry)} (nothing stored in {escape(literal(logout.path))})",
+                  soft_wrap=True)
 
 
 def ask_text(prompt: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,15 +14,39 @@ from yowasm.languages import LanguageFacts, TargetCheck, Tool, language_facts
 from yowasm.model import Language
 from yowasm.project import Project
 
-#: Every project's `run` target and CI run step call the wasmtime CLI; `yowasm run`
-#: does not need it, so it never makes a toolchain incomplete.
+#: The wasmtime CLI: the README's `wasmtime run` lines and the VS Code debugger need
+#: it; the run target and `yowasm run` do not, so it never makes a toolchain incomplete.
 WASMTIME_CLI = Tool(
     name="wasmtime",
     check="wasmtime --version",
     install="curl https://wasmtime.dev/install.sh -sSf | bash",
-    purpose="the wasmtime CLI, for `make run` / `npm start` (yowasm run works without it)",
+    purpose="the wasmtime CLI, for `wasmtime run` and the VS Code debugger (the run target works without it)",
     optional=True,
 )
+#: A WAGI project's README sends its example request to `yowasm serve` with curl.
+HTTP_CLIENT = Tool(
+    name="curl",
+    check="curl --version",
+    install="sudo apt-get install curl",
+    purpose="sends the README's example request to yowasm serve (any HTTP client will do)",
+    optional=True,
+)
+#: What every project's run target (`make run`, `npm start`) does: the wasmtime CLI
+#: when it is on PATH, else `yowasm run`; with neither, the run target cannot work.
+RUN_TARGET_CHECK = (
+    "if command -v wasmtime >/dev/null; then wasmtime --version; "
+    'elif command -v yowasm >/dev/null; then echo "yowasm run ($(command -v yowasm))"; else exit 1; fi'
+)
+
+
+def run_target(facts: LanguageFacts) -> Tool:
+    """The language's run command as a finding of its own: it needs the wasmtime CLI or
+    yowasm on PATH (a yowasm started by path, e.g. from an inactive venv, is not)."""
+    beside_python = Path(sys.executable).parent
+    install = (f'export PATH="{beside_python}:$PATH"' if (beside_python / "yowasm").is_file()
+               else WASMTIME_CLI.install)
+    return Tool(name=facts.run, check=RUN_TARGET_CHECK, install=install,
+                purpose="runs the module with the wasmtime CLI, else with yowasm run (either on PATH)")
 
 
 class Status(str, Enum):
@@ -70,7 +95,10 @@ def diagnose(project: Project | None = None) -> Diagnosis:
             facts = language_facts(language)
             checks += [(facts, tool) for tool in facts.tools]
             checks.append((facts, facts.target))
+            checks.append((facts, run_target(facts)))
             checks.append((facts, WASMTIME_CLI))
+            if project is not None and project.answers.is_handler:
+                checks.append((facts, HTTP_CLIENT))
         with ThreadPoolExecutor(max_workers=8) as pool:
             findings = tuple(pool.map(lambda check: _check(*check, workdir, project is not None), checks))
     return Diagnosis(findings, project)

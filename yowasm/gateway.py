@@ -1,61 +1,148 @@
-"""A WAGI-compatible HTTP/1.1 gateway: each request runs a WASI module CGI style.
+"""A WAGI gateway without the HTTP: each request runs a WASI module CGI style.
 
 Each module is compiled once (and cached on disk by wasmtime); every request gets a
-fresh instance, so no state leaks between requests. Requests run concurrently on a
-bounded pool of workers; a handler that runs past the timeout is stopped by epoch
-interruption and answered 504 without holding up the others.
+fresh instance, so no state leaks between requests, and its store is dropped as soon as
+the request ends, so a handler's memory goes back to the system even after a trap.
+
+Handlers run in *slots*, one per request running at once. A slot owns its wasmtime
+engine and three memory files (stdin, stdout, stderr): wasmtime writes the handler's
+output straight to a file, several times cheaper than a Python callback per write, and
+because each slot's engine has an epoch of its own, the ticker can stop exactly the
+one instance that overran its time or its output cap (a store's deadline cannot be
+moved once the instance runs; the epoch can).
+
+The HTTP side lives in yowasm/server.py.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import queue
+import re
 import threading
-import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote
 
-from yowasm import __version__
 from yowasm.errors import ServeError
+from yowasm.text import literal
 from yowasm.wagi import Route, find_route, sub_routes
 
 #: How often the epoch ticks; timeouts are whole ticks.
 TICK_SECONDS = 0.05
-MISSING_HEADERS = "Exactly one of 'location' or 'content-type' must be specified"
+MiB = 1024 * 1024
+MISSING_HEADERS = b"Exactly one of 'location' or 'content-type' must be specified"
 NOT_PASSED = {"authorization", "connection"}
-# /dev/shm keeps request bodies in memory when the machine has it.
-BODY_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
+#: Most of the handler's stderr that reaches the server log per request.
+STDERR_LOGGED = 64 * 1024
+#: HTTP token characters (RFC 9110 5.6.2): what a header name may hold.
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Control characters a header value may not hold (horizontal tab is allowed).
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_NO_BODY = (204, 304)
 
 
 @dataclass(frozen=True)
 class Settings:
     env: tuple[tuple[str, str], ...] = ()
     timeout: float = 30.0
-    max_body: int = 10 * 1024 * 1024
-    #: Modules running at once; more requests wait their turn. Generous, so that a few
-    #: handlers stuck until their timeout do not hold up the rest.
-    workers: int = max(8, 4 * (os.cpu_count() or 1))
+    max_body: int = 10 * MiB
+    max_response: int = 16 * MiB
+    max_memory: int = 256 * MiB
+    #: Modules running at once in one process; more requests wait their turn.
+    #: Generous, so that a few handlers stuck until their timeout do not hold up the rest.
+    slots: int = 8
 
 
 @dataclass(frozen=True)
 class Response:
     status: int
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
 
 
-@dataclass
+def plain(status: int, text: str) -> Response:
+    return Response(status, ((b"content-type", b"text/plain; charset=utf-8"),), text.encode())
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    #: The request target as sent, path and query (percent-encoded).
+    target: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    server: tuple[str, int]
+    client: tuple[str, int]
+
+
+@dataclass(frozen=True)
 class LoadedRoute:
     route: Route
-    instance_pre: object
-    limit: threading.Semaphore | None = field(default=None)
+    #: The module file this route runs (an `oci:` module once pulled).
+    path: str
+    #: Which load this is: a reload compiles the module files afresh.
+    generation: int
+    limit: threading.BoundedSemaphore | None = None
 
 
-LogAccess = Callable[[str, str, int, float], None]
 LogLine = Callable[[str], None]
+
+
+class Slot:
+    """Room for one running handler: its own engine (and so its own epoch), its
+    modules compiled for that engine, and memory files for stdin, stdout and stderr."""
+
+    def __init__(self) -> None:
+        import wasmtime
+
+        from yowasm.wasm import new_interruptible_engine
+
+        self.engine = new_interruptible_engine()
+        self.linker = wasmtime.Linker(self.engine)
+        self.linker.define_wasi()
+        self.compiled: dict[tuple[str, int], object] = {}
+        self.stdin, self.stdout, self.stderr = (os.memfd_create(f"yowasm-{name}", os.MFD_CLOEXEC)
+                                                for name in ("stdin", "stdout", "stderr"))
+        self.epoch = 0
+        self.deadline = 0
+        self.running = False
+        self.overflowed = False
+
+    def instance_pre(self, loaded: LoadedRoute):
+        key = (loaded.path, loaded.generation)
+        if key not in self.compiled:
+            from yowasm.wasm import load_module
+
+            self.compiled = {old: value for old, value in self.compiled.items() if old[1] == loaded.generation}
+            self.compiled[key] = self.linker.instantiate_pre(load_module(Path(loaded.path), on=self.engine))
+        return self.compiled[key]
+
+    def tick(self, max_output: int) -> None:
+        self.epoch += 1
+        self.engine.increment_epoch()
+        if self.running and max(os.fstat(self.stdout).st_size, os.fstat(self.stderr).st_size) > max_output:
+            self.overflowed = True
+            self.stop()
+
+    def stop(self) -> None:
+        """Interrupt the running instance at its next epoch check."""
+        while self.epoch < self.deadline:
+            self.epoch += 1
+            self.engine.increment_epoch()
+
+    def output(self, descriptor: int, limit: int) -> bytes:
+        size = min(os.fstat(descriptor).st_size, limit)
+        return os.pread(descriptor, size, 0) if size else b""
+
+    def clear(self) -> None:
+        for descriptor in (self.stdin, self.stdout, self.stderr):
+            os.ftruncate(descriptor, 0)
+
+    def close(self) -> None:
+        for descriptor in (self.stdin, self.stdout, self.stderr):
+            os.close(descriptor)
 
 
 class Gateway:
@@ -63,17 +150,23 @@ class Gateway:
                  fetch_oci: Callable[[str], Path] | None = None):
         import wasmtime
 
-        from yowasm.wasm import engine
-
-        self.settings = settings
-        self.log_error = log_error
-        self.engine = engine(epoch_interruption=True)
         self._wasmtime = wasmtime
+        self.settings = settings
+        # Handlers' stderr, their trap messages and modules.toml names are outside text.
+        self.log_error: LogLine = lambda message: log_error(literal(message))
         self._fetch_oci = fetch_oci
-        self._workers = threading.BoundedSemaphore(settings.workers)
         self._stop = threading.Event()
-        threading.Thread(target=self._tick, daemon=True, name="epoch-ticker").start()
+        self._generation = 0
+        self._all_slots = [Slot() for _ in range(max(1, settings.slots))]
+        self._free: queue.SimpleQueue[Slot] = queue.SimpleQueue()
+        for slot in self._all_slots:
+            self._free.put(slot)
         self.routes: list[LoadedRoute] = self._load(routes)
+        for slot in self._all_slots:  # compiled now, not on a slot's first request
+            for loaded in self.routes:
+                slot.instance_pre(loaded)
+        self._ticker = threading.Thread(target=self._tick, daemon=True, name="epoch-ticker")
+        self._ticker.start()
 
     def reload(self, routes: list[Route]) -> None:
         """Compile ROUTES and switch to them at once; requests already running finish
@@ -81,47 +174,72 @@ class Gateway:
         self.routes = self._load(routes)
 
     def _load(self, routes: list[Route]) -> list[LoadedRoute]:
-        from yowasm.wasm import load_module
-
         loaded_routes: list[LoadedRoute] = []
-        compiled: dict[str, tuple[object, bool]] = {}
-        for route in routes:
-            path = route.module
-            if route.is_oci:
-                if self._fetch_oci is None:
-                    raise ServeError(f"{route.source}: oci: modules need a registry connection.")
-                path = str(self._fetch_oci(route.module[len("oci:"):]))
-            if path not in compiled:
-                module = load_module(Path(path), epoch_interruption=True)
-                linker = self._wasmtime.Linker(self.engine)
-                linker.define_wasi()
-                has_routes = any(export.name == "_routes" for export in module.exports)
-                compiled[path] = (linker.instantiate_pre(module), has_routes)
-            instance_pre, has_routes = compiled[path]
-            loaded = self._loaded(route, instance_pre)
-            loaded_routes.append(loaded)
-            if has_routes:
-                listing = self._call_routes(loaded)
-                loaded_routes += [self._loaded(extra, instance_pre) for extra in sub_routes(route, listing)]
+        listings: dict[str, str | None] = {}
+        resolved: list[Route] = []
+        self._generation += 1
+        slot = self._free.get()
+        try:
+            for route in routes:
+                path = route.module
+                if route.is_oci:
+                    if self._fetch_oci is None:
+                        raise ServeError(f"{route.source}: oci: modules need a registry connection.")
+                    path = str(self._fetch_oci(route.module[len("oci:"):]))
+                loaded = _loaded(route, path, self._generation)
+                loaded_routes.append(loaded)
+                resolved.append(replace(route, module=path))
+                if path not in listings:
+                    module = slot.instance_pre(loaded).module
+                    has_routes = any(export.name == "_routes" for export in module.exports)
+                    listings[path] = self._call_routes(slot, loaded) if has_routes else None
+                if listings[path] is not None:
+                    loaded_routes += [_loaded(extra, path, self._generation) for extra in sub_routes(route, listings[path])]
+            if loaded_routes:
+                self._warm_up(slot, loaded_routes[0])
+        finally:
+            self._free.put(slot)
+        self._resolved = resolved
         return loaded_routes
 
-    def _loaded(self, route: Route, instance_pre) -> LoadedRoute:
-        limit = threading.BoundedSemaphore(route.http_max_concurrency) if route.http_max_concurrency else None
-        return LoadedRoute(route, instance_pre, limit)
+    def _warm_up(self, slot: Slot, loaded: LoadedRoute) -> None:
+        """Instantiate once without running anything: the first WASI instantiation in a
+        process sets up wasmtime's WASI runtime, which aborts the process if it finds no
+        free file descriptor then; done at start-up, while there are some."""
+        config = self._wasmtime.WasiConfig()
+        config.stdin_file = config.stdout_file = os.devnull
+        store = self._wasmtime.Store(slot.engine)
+        store.set_wasi(config)
+        try:
+            slot.instance_pre(loaded).instantiate(store)
+        except self._wasmtime.WasmtimeError as error:
+            raise ServeError(f"{loaded.route.source}: cannot be instantiated: {error}") from None
+        finally:
+            store.close()
 
-    def _call_routes(self, loaded: LoadedRoute) -> str:
-        output = bytearray()
-        response = self._run(loaded, "_routes", [loaded.route.script_name], [], None, output)
-        if response is not None:
-            raise ServeError(f"{loaded.route.source}: its _routes export failed ({response.status}).")
+    def _call_routes(self, slot: Slot, loaded: LoadedRoute) -> str:
+        failure, output = self._run(slot, loaded, "_routes", [loaded.route.script_name], [], b"")
+        if failure is not None:
+            raise ServeError(f"{loaded.route.source}: its _routes export failed ({failure.status}).")
         return output.decode("utf-8", "replace")
 
     def _tick(self) -> None:
+        cap = self.settings.max_response
         while not self._stop.wait(TICK_SECONDS):
-            self.engine.increment_epoch()
+            for slot in self._all_slots:
+                slot.tick(cap)
 
     def close(self) -> None:
         self._stop.set()
+        self._ticker.join()  # it reads the slots' files
+        for slot in self._all_slots:
+            slot.close()
+
+    @property
+    def resolved_routes(self) -> list[Route]:
+        """The routes as loaded, `oci:` modules replaced by the files they were pulled
+        to (the routes a module's `_routes` export added left out: loading adds them)."""
+        return self._resolved
 
     def wait_closed(self, seconds: float) -> bool:
         """Sleep up to SECONDS; True once the gateway is closed."""
@@ -133,213 +251,180 @@ class Gateway:
 
     # -- one request --
 
-    def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
-               server: tuple[str, int], client: tuple[str, int]) -> Response:
-        path, _, query = raw_path.partition("?")
+    def handle(self, request: Request) -> Response:
+        path, _, query = request.target.partition("?")
         decoded = unquote(path)
         if decoded == "/healthz":
-            return Response(200, (("Content-Type", "text/plain"),), b"OK")
+            return plain(200, "OK")
         routes = self.routes  # one snapshot, in case a reload swaps them meanwhile
         found = find_route([item.route for item in routes], decoded)
         if found is None:
-            return Response(404, (("Content-Type", "text/plain"),), b"Not Found\n")
+            return plain(404, "Not Found\n")
         target = next(item for item in routes if item.route is found)
         route = target.route
-        host = next((value for name, value in headers if name.lower() == "host"), f"{server[0]}:{server[1]}")
+        headers = request.headers
+        host = next((value for name, value in headers if name == "host"),
+                    f"{request.server[0]}:{request.server[1]}")
         env = {
-            "REQUEST_METHOD": method,
+            "REQUEST_METHOD": request.method,
             "QUERY_STRING": query,
-            "CONTENT_TYPE": next((value for name, value in headers if name.lower() == "content-type"), ""),
-            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": next((value for name, value in headers if name == "content-type"), ""),
+            "CONTENT_LENGTH": str(len(request.body)),
             "PATH_INFO": route.path_info(decoded),
             "PATH_TRANSLATED": route.path_info(decoded),
             "SCRIPT_NAME": route.script_name,
-            "SERVER_NAME": server[0],
-            "SERVER_PORT": str(server[1]),
+            "SERVER_NAME": request.server[0],
+            "SERVER_PORT": str(request.server[1]),
             "SERVER_PROTOCOL": "HTTP/1.1",
             "SERVER_SOFTWARE": "WAGI/1",
             "GATEWAY_INTERFACE": "CGI/1.1",
-            "REMOTE_ADDR": client[0],
-            "REMOTE_HOST": client[0],
+            "REMOTE_ADDR": request.client[0],
+            "REMOTE_HOST": request.client[0],
             "REMOTE_USER": "",
             "AUTH_TYPE": "",
             "X_MATCHED_ROUTE": route.route,
-            "X_FULL_URL": f"http://{host}{raw_path}",
+            "X_FULL_URL": f"http://{host}{request.target}",
             "X_RAW_PATH_INFO": route.path_info(path),
         }
         for name, value in headers:
-            if name.lower() not in NOT_PASSED:
+            if name not in NOT_PASSED:
                 env["HTTP_" + name.upper().replace("-", "_")] = value
         env.update(self.settings.env)
         args = [pair for pair in query.split("&") if pair] if query else []
         argv = route.argv.replace("${SCRIPT_NAME}", route.script_name or "/").replace("${ARGS}", " ".join(args)).split()
-        output = bytearray()
-        with self._workers:
-            if target.limit:
-                with target.limit:
-                    failure = self._run(target, route.entrypoint, argv, list(env.items()), body, output)
-            else:
-                failure = self._run(target, route.entrypoint, argv, list(env.items()), body, output)
-        return failure or parse_response(bytes(output))
+        if target.limit:
+            with target.limit:
+                return self._respond(target, argv, list(env.items()), request.body)
+        return self._respond(target, argv, list(env.items()), request.body)
 
-    def _run(self, loaded: LoadedRoute, function: str, argv: list[str], env: list[tuple[str, str]],
-             body: bytes | None, output: bytearray) -> Response | None:
-        wasmtime = self._wasmtime
-        config = wasmtime.WasiConfig()
-        config.argv = argv
-        config.env = [list(pair) for pair in env]
-        for guest, host in loaded.route.volumes:
-            config.preopen_dir(str(host), guest)
-        config.stdout_custom = output.extend
-        errors = bytearray()
-        config.stderr_custom = errors.extend
-        body_file = None
+    def _respond(self, target: LoadedRoute, argv: list[str], env: list[tuple[str, str]], body: bytes) -> Response:
+        slot = self._free.get()
         try:
-            if body:
-                descriptor, body_file = tempfile.mkstemp(prefix="yowasm-body-", dir=BODY_DIR)
-                with os.fdopen(descriptor, "wb") as file:
-                    file.write(body)
-                config.stdin_file = body_file
-            else:
-                config.stdin_file = os.devnull
-            store = wasmtime.Store(self.engine)
+            failure, output = self._run(slot, target, target.route.entrypoint, argv, env, body)
+        finally:
+            self._free.put(slot)
+        return failure or parse_response(output)
+
+    def _run(self, slot: Slot, loaded: LoadedRoute, function: str, argv: list[str],
+             env: list[tuple[str, str]], body: bytes) -> tuple[Response | None, bytes]:
+        """Run FUNCTION of LOADED's module in SLOT: the failure
+        response, if any, and what the handler wrote to stdout."""
+        wasmtime = self._wasmtime
+        source = loaded.route.source
+        settings = self.settings
+        store = None
+        try:
+            config = wasmtime.WasiConfig()
+            config.argv = argv
+            config.env = env
+            for guest, host in loaded.route.volumes:
+                config.preopen_dir(str(host), guest)
+            if body:  # without one, stdin is wasmtime's empty stream: no file to open
+                os.pwrite(slot.stdin, body, 0)
+                config.stdin_file = f"/proc/self/fd/{slot.stdin}"
+            config.stdout_file = f"/proc/self/fd/{slot.stdout}"
+            config.stderr_file = f"/proc/self/fd/{slot.stderr}"
+            store = wasmtime.Store(slot.engine)
             store.set_wasi(config)
-            store.set_epoch_deadline(max(1, round(self.settings.timeout / TICK_SECONDS)))
-            instance = loaded.instance_pre.instantiate(store)
+            store.set_limits(memory_size=settings.max_memory)
+            ticks = max(1, round(settings.timeout / TICK_SECONDS))
+            store.set_epoch_deadline(ticks)
+            instance_pre = slot.instance_pre(loaded)
+            slot.deadline = slot.epoch + ticks
+            slot.overflowed = False
+            slot.running = True
+            instance = instance_pre.instantiate(store)
             entry = instance.exports(store).get(function)
             if entry is None:
-                self.log_error(f"{loaded.route.source}: no exported function {function!r}")
-                return Response(500, (), b"")
+                self.log_error(f"{source}: no exported function {function!r}")
+                return plain(500, ""), b""
             entry(store)
         except wasmtime.ExitTrap as exit_:
             if exit_.code != 0:
-                self.log_error(f"{loaded.route.source}: exited with code {exit_.code}")
+                self.log_error(f"{source}: exited with code {exit_.code}")
         except wasmtime.Trap as trap:
+            if slot.overflowed:
+                return self._too_much_output(source), b""
             if trap.trap_code == wasmtime.TrapCode.INTERRUPT:
-                self.log_error(f"{loaded.route.source}: stopped after the {self.settings.timeout:g} s timeout")
-                return Response(504, (("Content-Type", "text/plain"),), b"Gateway Timeout\n")
-            self.log_error(f"{loaded.route.source}: trapped: {trap.message}")
-            return Response(500, (), b"")
+                self.log_error(f"{source}: stopped after the {settings.timeout:g} s timeout")
+                return plain(504, "Gateway Timeout\n"), b""
+            self.log_error(f"{source}: trapped: {trap.message}")
+            return plain(500, ""), b""
         except wasmtime.WasmtimeError as error:
-            self.log_error(f"{loaded.route.source}: {error}")
-            return Response(500, (), b"")
+            self.log_error(f"{source}: {error}")
+            return plain(500, ""), b""
+        except OSError as error:  # no room for the body, or no file descriptor left
+            self.log_error(f"{source}: cannot run the module: {error.strerror}")
+            return plain(503, "Service Unavailable\n"), b""
         finally:
-            if body_file:
-                os.unlink(body_file)
-            if errors:
-                for line in errors.decode("utf-8", "replace").splitlines():
-                    self.log_error(f"{loaded.route.source}: {line}")
-        return None
+            slot.running = False
+            if store is not None:
+                store.close()  # the instance's memory goes back now, not at the next GC
+            errors = slot.output(slot.stderr, STDERR_LOGGED)
+            for line in errors.decode("utf-8", "replace").rstrip("\n").split("\n") if errors else ():
+                self.log_error(f"{source}: {line}")
+        try:
+            if slot.overflowed or os.fstat(slot.stdout).st_size > settings.max_response:
+                return self._too_much_output(source), b""
+            return None, slot.output(slot.stdout, settings.max_response)
+        finally:
+            slot.clear()
+
+    def _too_much_output(self, source: str) -> Response:
+        self.log_error(f"{source}: stopped: wrote more than --max-response {self.settings.max_response:,} bytes")
+        return plain(502, "Bad Gateway: the handler's response is too large\n")
+
+
+def _loaded(route: Route, path: str, generation: int) -> LoadedRoute:
+    limit = threading.BoundedSemaphore(route.http_max_concurrency) if route.http_max_concurrency else None
+    return LoadedRoute(route, path, generation, limit)
+
+
+def _bad_gateway(why: str) -> Response:
+    return plain(502, f"Bad Gateway: {why}\n")
 
 
 def parse_response(stdout: bytes) -> Response:
-    """Headers up to the first blank line (CR ignored), then the body."""
-    normalized_end = None
-    for separator in (b"\r\n\r\n", b"\n\n", b"\r\n\n", b"\n\r\n"):
-        index = stdout.find(separator)
-        if index != -1 and (normalized_end is None or index < normalized_end[0]):
-            normalized_end = (index, len(separator))
-    if normalized_end is None:
-        head, body = stdout, b""
-    else:
-        head, body = stdout[: normalized_end[0]], stdout[sum(normalized_end):]
-    headers = []
-    for line in head.decode("latin-1").splitlines():
-        name, sep, value = line.partition(":")
-        if sep and name.strip():
-            headers.append((name.strip(), value.strip()))
-    names = {name.lower() for name, _ in headers}
-    if not names & {"content-type", "location", "status"}:
-        return Response(500, (("Content-Type", "text/plain"),), MISSING_HEADERS.encode())
-    status = 302 if "location" in names else 200
+    """The handler's CGI response: header lines up to the first empty line, each ended
+    by LF (a CR before it is ignored), then the body. Parsed as bytes, so that no other
+    line separator splits a header; names must be HTTP tokens, values may not hold
+    control characters, and the bytes of a value pass through as the handler wrote them."""
+    headers: list[tuple[bytes, bytes]] = []
+    position = 0
+    while True:
+        end = stdout.find(b"\n", position)
+        line = stdout[position:] if end == -1 else stdout[position:end]
+        position = len(stdout) if end == -1 else end + 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line:
+            break
+        name, sep, value = line.partition(b":")
+        if not sep or not _TOKEN.fullmatch(name):
+            return _bad_gateway(f"invalid header line {line[:80]!r}")
+        value = value.strip(b" \t")
+        if _CONTROL.search(value):
+            return _bad_gateway(f"control character in the {name.decode()} header")
+        headers.append((name.lower(), value))
+        if end == -1:
+            break
+    body = stdout[position:]
+    names = {name for name, _ in headers}
+    if not names & {b"content-type", b"location", b"status"}:
+        return Response(500, ((b"content-type", b"text/plain"),), MISSING_HEADERS)
+    status = 302 if b"location" in names else 200
+    kept = []
     for name, value in headers:
-        if name.lower() == "status":
-            code = value.split(" ", 1)[0]
-            if not code.isdigit() or not 100 <= int(code) <= 599:
-                return Response(502, (("Content-Type", "text/plain"),), b"Bad Gateway: unparsable Status\n")
+        if name == b"status":
+            code = value.split(b" ", 1)[0]
+            if not (len(code) == 3 and code.isdigit() and 200 <= int(code) <= 599):
+                return _bad_gateway(f"unparsable Status {value[:40]!r}")
             status = int(code)
-    return Response(status, tuple((name, value) for name, value in headers if name.lower() != "status"), body)
-
-
-# --- HTTP -------------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address, gateway: Gateway, log_access: LogAccess):
-        self.gateway = gateway
-        self.log_access = log_access
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = f"yowasm/{__version__}"
-    sys_version = ""
-    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would delay the second
-    server: _Server
-
-    def _serve(self) -> None:
-        started = time.perf_counter()
-        gateway = self.server.gateway
-        length = self.headers.get("Content-Length")
-        if length is not None and (not length.isdigit() or int(length) > gateway.settings.max_body):
-            status = 413 if length.isdigit() else 400
-            self._send(Response(status, (("Content-Type", "text/plain"),),
-                                b"Payload Too Large\n" if status == 413 else b"Bad Request\n"), close=True)
-            self.server.log_access(self.command, self.path, status, time.perf_counter() - started)
-            return
-        body = self.rfile.read(int(length)) if length else b""
-        response = gateway.handle(self.command, self.path, list(self.headers.items()), body,
-                                  self.server.server_address[:2], self.client_address[:2])
-        self._send(response)
-        self.server.log_access(self.command, self.path, response.status, time.perf_counter() - started)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-    def _send(self, response: Response, *, close: bool = False) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers:
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        elif self.request_version == "HTTP/1.0" and not self.close_connection:
-            self.send_header("Connection", "keep-alive")  # HTTP/1.0 clients keep it only if told
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    def log_message(self, format, *args) -> None:  # access lines go through log_access
-        pass
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise ServeError(f"Invalid --listen {value!r}: must be HOST:PORT with a port from 1 to 65535.",
-                         hint="Example of a valid --listen: 127.0.0.1:3000", exit_code=2)
-    return host.strip("[]"), int(port)
-
-
-def serve(gateway: Gateway, address: tuple[str, int], *, log_access: LogAccess,
-          on_ready: Callable[[str], None]) -> None:
-    """Serve until interrupted (Ctrl-C), then stop cleanly."""
-    try:
-        server = _Server(address, gateway, log_access)
-    except OSError as error:
-        raise ServeError(f"Cannot listen on {address[0]}:{address[1]}: {error.strerror}.",
-                         hint="Choose another port with --listen 127.0.0.1:PORT.") from None
-    host, port = server.server_address[:2]
-    on_ready(f"http://{host}:{port}")
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        gateway.close()
+        elif name == b"content-length":
+            if not (value.isdigit() and int(value) == len(body)):
+                return _bad_gateway(f"Content-Length {value[:40]!r} does not match the {len(body)}-byte body")
+        elif name not in (b"connection", b"transfer-encoding", b"keep-alive"):
+            kept.append((name, value))
+    if status in _NO_BODY:
+        body = b""
+    return Response(status, tuple(kept), body)

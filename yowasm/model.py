@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from yowasm.errors import UsageError, ValidationError
+from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
 
 if TYPE_CHECKING:
     from yowasm.runtimes import RuntimeFacts
@@ -113,12 +114,7 @@ def _matches(rule: str, value: str) -> bool:
 
 _PRINTABLE_EXCEPTIONS = "\t"
 
-WELL_KNOWN_HOSTS = {
-    "ghcr.io": RegistryKind.GHCR,
-    "docker.io": RegistryKind.DOCKERHUB,
-    "index.docker.io": RegistryKind.DOCKERHUB,
-    "registry-1.docker.io": RegistryKind.DOCKERHUB,
-}
+WELL_KNOWN_HOSTS = {host: RegistryKind(kind) for host, kind in HOST_ALIASES.items()}
 
 
 def validate_name(value: object) -> str:
@@ -168,17 +164,6 @@ def validate_namespace(value: object, *, single: bool = False) -> str:
     return namespace
 
 
-def validate_host(value: object) -> str:
-    text = str(value).strip().lower()
-    rule = rules()["registry"]
-    if not _matches("registry", text):
-        port = re.search(rule["port"]["pattern"], text)
-        if port and not 0 < int(port.group(1)) < 65536:
-            raise ValidationError("registry port", port.group(1), rule["port"]["rule"], rule["port"]["example"])
-        raise ValidationError("registry", value, rule["rule"], rule["example"])
-    return text
-
-
 def validate_acr_name(value: object) -> str:
     name = str(value)
     rule = rules()["acr_name"]
@@ -221,16 +206,16 @@ class Registry:
     def parse(cls, registry: object, namespace: object = None, acr_name: object = None) -> Registry:
         text = str(registry).strip().lower()
         kind = WELL_KNOWN_HOSTS.get(text) or _KIND_BY_CHOICE.get(text, RegistryKind.HOST)
-        if kind is RegistryKind.HOST and text.endswith(".azurecr.io"):
-            kind, acr_name = RegistryKind.ACR, acr_name or text.removesuffix(".azurecr.io")
+        if kind is RegistryKind.HOST and text.endswith(ACR_SUFFIX):
+            kind, acr_name = RegistryKind.ACR, acr_name or text.removesuffix(ACR_SUFFIX)
         if kind is RegistryKind.NONE:
             return cls(kind)
         if kind is RegistryKind.ACR:
-            return cls(kind, f"{validate_acr_name(acr_name)}.azurecr.io")
+            return cls(kind, f"{validate_acr_name(acr_name)}{ACR_SUFFIX}")
         if kind is RegistryKind.HOST:
             host = validate_host(registry)
         else:
-            host = {RegistryKind.GHCR: "ghcr.io", RegistryKind.DOCKERHUB: "docker.io"}[kind]
+            host = KIND_HOSTS[kind.value]
         return cls(kind, host, validate_namespace(namespace, single=kind is RegistryKind.DOCKERHUB))
 
     @property
@@ -243,7 +228,7 @@ class Registry:
     @property
     def acr_name(self) -> str | None:
         if self.kind is RegistryKind.ACR and self.host:
-            return self.host.removesuffix(".azurecr.io")
+            return self.host.removesuffix(ACR_SUFFIX)
         return None
 
     def repository(self, name: str) -> str | None:

@@ -7,13 +7,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from yowasm.credentials import Credentials, lookup, store
-from yowasm.errors import AuthError, RegistryUnavailable, UsageError
+from yowasm.credentials import Credentials, erase, lookup, store
+from yowasm.errors import AuthError, InvalidReferenceError, RegistryUnavailable, UsageError
 from yowasm.model import ArtifactFormat
-from yowasm.oci import Connection, Reference, check_login
 from yowasm.project import ANSWERS_FILE, Project, load_project
-
-DEFAULT_TAG = "canary"
+from yowasm.reference import DEFAULT_TAG, TAG_RE, Reference, canonical_registry, split_scheme, validate_host
+from yowasm.registry_client import Connection, check_login
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def plan_publish(module: Path | None, reference: str | None, *, tag: str | None,
                  artifact_format: str | None, folder: Path) -> PublishPlan:
     """Arguments win; a project (FOLDER holding the answers file) fills in the rest:
     its module, HOST/NAMESPACE/NAME, its artifact format, and the tag from --tag, the
-    exact git tag of HEAD, or `canary`."""
+    exact git tag of HEAD, or `latest` (the default of docker and oras, and of `pull`)."""
     project = load_project(folder) if (folder / ANSWERS_FILE).is_file() else None
     if module is None:
         if project is None:
@@ -42,8 +41,6 @@ def plan_publish(module: Path | None, reference: str | None, *, tag: str | None,
                 hint="Example: yowasm publish build/hello.wasm ghcr.io/octocat/hello:v1.0.0",
             )
         reference = f"{project.answers.repository}:{tag or _git_tag(project.root) or DEFAULT_TAG}"
-    elif tag:
-        reference = f"{reference.rsplit(':', 1)[0] if ':' in reference.rsplit('/', 1)[-1] else reference}:{tag}"
     if artifact_format:
         layout = ArtifactFormat.parse(artifact_format, "artifact format")
     elif project is not None:
@@ -57,7 +54,13 @@ def plan_publish(module: Path | None, reference: str | None, *, tag: str | None,
             hint="Run `spin build && spin registry push` here, or push the module alone for WAGI: "
             "yowasm publish --artifact-format wasm-to-oci",
         )
-    return PublishPlan(module, Reference.parse(reference, default_tag=DEFAULT_TAG), layout, project)
+    parsed = Reference.parse(reference, default_tag=DEFAULT_TAG)
+    if tag:
+        if not TAG_RE.fullmatch(tag):
+            raise InvalidReferenceError(f"Invalid --tag {tag!r}: a tag is 1 to 128 letters, digits, '_', '.' or '-', "
+                                        "not starting with '.' or '-'.", hint="Example of a valid --tag: v1.0.0")
+        parsed = parsed.with_tag(tag)
+    return PublishPlan(module, parsed, layout, project)
 
 
 def _git_tag(root: Path) -> str | None:
@@ -70,10 +73,25 @@ def _git_tag(root: Path) -> str | None:
 
 
 def connection_for(reference: Reference, *, plain_http: bool, insecure: bool, ca_file: Path | None) -> Connection:
-    connection = Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file)
+    """How to reach REFERENCE's registry: the flags, the scheme the user wrote
+    (http:// is --plain-http, https:// allows no plain-HTTP fallback), and the
+    credentials stored for it."""
+    plain_http = plain_http or reference.scheme == "http"
+    if plain_http and reference.scheme == "https":
+        raise UsageError(f"--plain-http contradicts the https:// of https://{reference}.",
+                         hint=f"Drop one of them, e.g. yowasm pull http://{reference}")
+    connection = Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
+                            https_only=reference.scheme == "https")
     connection.check(reference.registry)
     return Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
-                      credentials=lookup(reference.registry))
+                      https_only=reference.scheme == "https", credentials=lookup(reference.registry))
+
+
+def parse_login_host(text: str) -> tuple[str, str | None]:
+    """`login` and `logout` take HOST[:PORT], also written http(s)://HOST[:PORT]:
+    (the registry, the scheme written or None)."""
+    scheme, rest = split_scheme(text.strip())
+    return canonical_registry(validate_host(rest.removesuffix("/v2").rstrip("/"))), scheme
 
 
 @dataclass(frozen=True)
@@ -87,11 +105,12 @@ class Login:
 
 
 def log_in(registry: str, credentials: Credentials, *, verify: bool, plain_http: bool, insecure: bool,
-           ca_file: Path | None) -> Login:
+           ca_file: Path | None, https_only: bool = False) -> Login:
     """Check the credentials with the registry (unless told not to), then store them."""
     accepted = None
     if verify:
-        connection = Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file, credentials=credentials)
+        connection = Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file, credentials=credentials,
+                                https_only=https_only)
         try:
             accepted = check_login(registry, connection)
         except AuthError as error:
@@ -101,3 +120,16 @@ def log_in(registry: str, credentials: Credentials, *, verify: bool, plain_http:
             raise RegistryUnavailable(error.message, hint=f"{error.hint} Nothing was stored; --no-verify "
                                       "stores the credentials without checking them.") from None
     return Login(registry, credentials.username, store(registry, credentials), accepted)
+
+
+@dataclass(frozen=True)
+class Logout:
+    registry: str
+    path: Path
+    #: Whether there were credentials to forget.
+    removed: bool
+
+
+def log_out(registry: str) -> Logout:
+    path, removed = erase(registry)
+    return Logout(registry, path, removed)

@@ -53,7 +53,7 @@ class Scaffold:
             steps.append(("run", facts.run))
         runtime = self.answers.runtime_facts
         if self.answers.registry.kind is not RegistryKind.NONE and self.answers.publisher is not Publisher.SPIN:
-            steps.append(("publish", f"yowasm publish  # → {self.answers.repository}:canary"))
+            steps.append(("publish", f"yowasm publish  # → {self.answers.repository}:latest"))
         steps += [(step.label, step.command.format(name=self.answers.name, repository=self.answers.repository))
                   for step in runtime.next_steps]
         return steps

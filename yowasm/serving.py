@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from yowasm.errors import ServeError, YowasmError
 from yowasm.project import ANSWERS_FILE, Project, load_project
 from yowasm.wagi import Route, load_modules_toml, single_module
-
-if TYPE_CHECKING:
-    from yowasm.gateway import Gateway
 
 
 def routes_for(target: Path) -> tuple[list[Route], Project | None]:
@@ -95,8 +92,9 @@ def oci_fetcher(*, plain_http: bool, insecure: bool, ca_file: Path | None) -> Ca
         import hashlib
         import os
 
-        from yowasm.oci import Reference, pull
         from yowasm.publishing import connection_for
+        from yowasm.reference import Reference
+        from yowasm.transfer import pull
 
         reference = Reference.parse(text)
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "yowasm" / "oci"
@@ -107,21 +105,23 @@ def oci_fetcher(*, plain_http: bool, insecure: bool, ca_file: Path | None) -> Ca
     return fetch
 
 
-def watch(project: Project, gateway: Gateway, *, log: Callable[[str], None], interval: float = 0.5) -> threading.Thread:
-    """Rebuild and reload when the project's sources change. A failed build is logged
-    once and the last good module keeps serving until the sources change again."""
+def watch(project: Project, reload: Callable[[], None], *, log: Callable[[str], None],
+          stopped: Callable[[float], bool], interval: float = 0.5) -> threading.Thread:
+    """Rebuild and RELOAD when the project's sources change, until STOPPED(seconds)
+    says so. A failed build is logged once and the last good module keeps serving
+    until the sources change again."""
     from yowasm.build import build_project
 
     def loop() -> None:
         seen = project.newest_source_time()
-        while not gateway.wait_closed(interval):
+        while not stopped(interval):
             newest = project.newest_source_time()
             if newest == seen or not project.module_is_stale():
                 continue
             seen = newest
             try:
                 built = build_project(project, output_to_stderr=True)
-                gateway.reload(routes_for(project.root)[0])
+                reload()
                 log(f"Rebuilt {built.module.name} ({built.size:,} bytes) and reloaded")
             except YowasmError as error:
                 log(f"Rebuild failed, still serving the last good module: {error.message}")

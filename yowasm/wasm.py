@@ -23,8 +23,14 @@ def _engine(epoch_interruption: bool) -> wasmtime.Engine:
 @cache
 def interruptible_engine() -> wasmtime.Engine:
     """An epoch-interruptible engine of its own, for `yowasm run`: its epoch advances
-    only when the runner says so (Ctrl-C), never with the gateway's ticker, which
-    drives engine(epoch_interruption=True). Same configuration, so the same on-disk cache."""
+    only when the runner says so (Ctrl-C), never with another ticker in the process.
+    Same configuration, so the same on-disk cache."""
+    return new_interruptible_engine()
+
+
+def new_interruptible_engine() -> wasmtime.Engine:
+    """A new epoch-interruptible engine, its epoch its own (the gateway keeps one per
+    running handler); same configuration, so the same on-disk cache."""
     return _new_engine(epoch_interruption=True)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from yowasm.errors import InvalidReferenceError, UsageError
-from yowasm.oci import Connection, Reference, is_loopback
+from yowasm.reference import Reference, is_loopback
+from yowasm.registry_client import Connection
 
 
 @pytest.mark.parametrize(
@@ -58,31 +61,44 @@ def test_credentials_never_show_in_a_repr():
     assert "s3cr3t-token" not in repr(connection) and "s3cr3t-token" not in repr(connection.credentials)
 
 
-def test_cncf_config_of_a_component_names_its_world(tmp_path):
-    """A component is published as wasip2 with the imports and exports wasmtime reads
-    from it; a core module stays wasip1 without them."""
-    import json
+@pytest.mark.parametrize("text, scheme, registry", [
+    ("http://127.0.0.1:5000/team/hello:v1", "http", "127.0.0.1:5000"),
+    ("HTTPS://ghcr.io/octocat/hello", "https", "ghcr.io"),
+    ("[::1]:5000/team/hello", None, "[::1]:5000"),
+    ("index.docker.io/octocat/hello", None, "docker.io"),
+    ("registry-1.docker.io/library/hello", None, "docker.io"),
+])
+def test_schemes_and_aliases(text, scheme, registry):
+    reference = Reference.parse(text)
+    assert (reference.scheme, reference.registry) == (scheme, registry)
+    assert "://" not in str(reference)
 
-    import wasmtime
 
-    from yowasm.model import ArtifactFormat
-    from yowasm.oci import artifact_config
+@pytest.mark.parametrize("text, spelling", [
+    ("docker://127.0.0.1:5000/team/hello:v1", "Write it as 127.0.0.1:5000/team/hello:v1"),
+    ("oci://ghcr.io/octocat/hello", "Write it as ghcr.io/octocat/hello"),
+    ("http://hello", "http://127.0.0.1:5000/team/hello:v1"),
+])
+def test_foreign_spellings_are_refused_with_the_right_one(text, spelling):
+    with pytest.raises(InvalidReferenceError) as error:
+        Reference.parse(text)
+    assert spelling in error.value.hint
 
-    component = tmp_path / "hello.wasm"
-    component.write_bytes(wasmtime.wat2wasm("""(component
-      (import "wasi:cli/environment@0.2.0" (instance (export "get-arguments" (func (result (list string))))))
-      (core module $m (func (export "run")))
-      (core instance $i (instantiate $m))
-      (func $run (canon lift (core func $i "run")))
-      (instance $cli (export "run" (func $run)))
-      (export "wasi:cli/run@0.2.0" (instance $cli)))"""))
-    config = json.loads(artifact_config(ArtifactFormat.CNCF, component, "sha256:" + "a" * 64))
-    assert (config["architecture"], config["os"], config["layerDigests"]) == ("wasm", "wasip2", ["sha256:" + "a" * 64])
-    assert config["component"] == {"imports": ["wasi:cli/environment@0.2.0"], "exports": ["wasi:cli/run@0.2.0"]}
-    assert config["created"].endswith("Z")
 
-    module = tmp_path / "core.wasm"
-    module.write_bytes(wasmtime.wat2wasm('(module (func (export "_start")))'))
-    config = json.loads(artifact_config(ArtifactFormat.CNCF, module, "sha256:" + "b" * 64))
-    assert config["os"] == "wasip1" and "component" not in config
-    assert artifact_config(ArtifactFormat.WASM_TO_OCI, component, "sha256:" + "a" * 64) == b"{}"
+def test_one_default_tag():
+    from yowasm.reference import DEFAULT_TAG
+
+    assert DEFAULT_TAG == "latest" and Reference.parse("ghcr.io/octocat/hello").tag == DEFAULT_TAG
+
+
+@given(st.text(max_size=80) | st.from_regex(r"(https?://)?[a-z0-9.:\[\]]{1,20}/[a-z0-9/._-]{1,30}(:[A-Za-z0-9._-]{1,20})?",
+                                            fullmatch=True))
+def test_any_text_is_a_reference_or_one_clear_error(text):
+    try:
+        reference = Reference.parse(text)
+    except InvalidReferenceError as error:
+        assert "Invalid reference" in error.message and error.hint
+        return
+    again = Reference.parse(str(reference))
+    assert (again.registry, again.repository, again.tag, again.digest) == (
+        reference.registry, reference.repository, reference.tag, reference.digest)

@@ -1,0 +1,136 @@
+"""The CGI response a handler writes, parsed strictly as bytes; the size and listen
+values of `yowasm serve`. (Over HTTP, with real handlers: tests/test_cli_serve.py.)"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from yowasm.errors import ServeError
+from yowasm.gateway import parse_response
+from yowasm.server import parse_listen, parse_size
+
+CONTROL = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+
+
+def test_headers_then_body_lf_or_crlf():
+    for newline in (b"\n", b"\r\n"):
+        response = parse_response(newline.join([b"Content-Type: text/plain", b"X-A:  spaced \t", b"", b"body\n\nmore"]))
+        assert response.status == 200
+        assert response.headers == ((b"content-type", b"text/plain"), (b"x-a", b"spaced"))
+        assert response.body == b"body\n\nmore"
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029", "\x1c", "\x1d", "\x1e", "\x0b", "\x0c"])
+def test_no_line_separator_but_lf_splits_a_header(separator):
+    written = f"Content-Type: text/plain\nX-A: 1{separator}Set-Cookie: evil=1\n\nok".encode()
+    response = parse_response(written)
+    assert b"set-cookie" not in {name for name, _ in response.headers}
+    if response.status == 200:  # a non-ASCII separator: one header, its bytes as written
+        assert dict(response.headers)[b"x-a"] == f"1{separator}Set-Cookie: evil=1".encode()
+    else:  # an ASCII control character
+        assert response.status == 502
+
+
+def test_non_ascii_values_pass_through_as_written():
+    response = parse_response("Content-Type: text/plain\nX-Name: café ☕\n\n".encode())
+    assert dict(response.headers)[b"x-name"] == "café ☕".encode()
+
+
+@given(st.binary(max_size=40).filter(lambda value: b"\n" not in value))  # LF ends the line
+def test_any_value_is_refused_or_kept_byte_for_byte(value):
+    response = parse_response(b"Content-Type: text/plain\nX-V: " + value + b"\n\nbody")
+    expected = value.removesuffix(b"\r").strip(b" \t")  # a CR before the LF is ignored
+    if response.status == 200:
+        kept = dict(response.headers)[b"x-v"]
+        assert kept == expected and not any(byte in CONTROL for byte in kept)
+        assert response.body == b"body"
+    else:
+        assert response.status == 502 and any(byte in CONTROL for byte in expected)
+
+
+@given(st.binary(max_size=30))
+def test_any_header_name_is_a_token_or_refused(name):
+    response = parse_response(b"Content-Type: text/plain\n" + name + b": v\n\n")
+    for kept, _ in response.headers:
+        assert kept and all(chr(byte).isalnum() or chr(byte) in "!#$%&'*+.^_`|~-" for byte in kept)
+
+
+@pytest.mark.parametrize("status", ["²00", "2OO", "٢٠٠", "20", "2000", "099", "600", "101", "100", " ", ""])
+def test_status_takes_three_ascii_digits_of_a_final_response(status):
+    assert parse_response(f"Status: {status}\nContent-Type: text/plain\n\n".encode()).status == 502
+
+
+@pytest.mark.parametrize("length", ["¹2", "+2", "0x2", "-2", "3", "2.0"])
+def test_content_length_must_be_ascii_digits_matching_the_body(length):
+    assert parse_response(f"Content-Type: text/plain\nContent-Length: {length}\n\nok".encode()).status == 502
+    assert parse_response(b"Content-Type: text/plain\nContent-Length: 2\n\nok").status == 200
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_body_for_204_and_304(status):
+    response = parse_response(f"Status: {status}\nContent-Type: text/plain\n\na body anyway".encode())
+    assert (response.status, response.body) == (status, b"")
+
+
+def test_framing_headers_from_the_handler_are_dropped():
+    response = parse_response(b"Content-Type: text/plain\nTransfer-Encoding: chunked\nConnection: close\n\nok")
+    assert response.headers == ((b"content-type", b"text/plain"),)
+
+
+@pytest.mark.parametrize("line", [b"no colon here", b" folded: value", b"bad name: v", b": empty", b"X-A: a\rb"])
+def test_malformed_header_lines_are_a_bad_gateway(line):
+    assert parse_response(b"Content-Type: text/plain\n" + line + b"\n\n").status == 502
+
+
+def test_wagi_rules_location_and_missing_headers():
+    assert parse_response(b"Location: /elsewhere\n\n").status == 302
+    assert parse_response(b"X-Only: 1\n\nbody").status == 500
+    assert parse_response(b"").status == 500
+
+
+@pytest.mark.parametrize("text, size", [("1048576", 1048576), ("16MiB", 16 * 1024**2), ("512kib", 512 * 1024),
+                                        ("2GB", 2 * 1000**3), ("64M", 64 * 1000**2)])
+def test_sizes(text, size):
+    assert parse_size(text, "--max-memory") == size
+
+
+@pytest.mark.parametrize("text", ["", "0", "-1", "1.5MiB", "16 TiB", "²MiB", "MiB"])
+def test_bad_sizes_name_the_option_and_give_an_example(text):
+    with pytest.raises(ServeError, match="--max-response") as raised:
+        parse_size(text, "--max-response")
+    assert raised.value.exit_code == 2 and "16MiB" in raised.value.hint
+
+
+def test_listen():
+    assert parse_listen("127.0.0.1:3000") == ("127.0.0.1", 3000)
+    assert parse_listen("[::1]:8080") == ("::1", 8080)
+    with pytest.raises(ServeError, match="HOST:PORT"):
+        parse_listen("3000")
+
+
+def test_a_handlers_stderr_reaches_the_log_spelled_out(tmp_path):
+    from tests.conftest import compile_wat
+    from yowasm.gateway import Gateway, Request, Settings
+    from yowasm.wagi import single_module
+
+    module = compile_wat(tmp_path, "stderr", r"""
+      (module
+        (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 100) "\1b]52;c;ZXZpbA==\07 sneaky\nContent-Type: text/plain\n\nok")
+        (func (export "_start")
+          (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4) (i32.const 24))
+          (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+          (i32.store (i32.const 0) (i32.const 124)) (i32.store (i32.const 4) (i32.const 28))
+          (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+    """)
+    lines: list[str] = []
+    gateway = Gateway(single_module(module), Settings(slots=1), log_error=lines.append)
+    try:
+        response = gateway.handle(Request("GET", "/", (), b"", ("127.0.0.1", 3000), ("127.0.0.1", 4000)))
+    finally:
+        gateway.close()
+    assert (response.status, response.body) == (200, b"ok")
+    assert lines == [f"{module}: \\x1b]52;c;ZXZpbA==\\x07 sneaky"]

@@ -1,0 +1,105 @@
+"""Push a module to a registry and pull one back: blobs first and the manifest last,
+so a failed push never leaves a tag pointing at missing content; a pull checks every
+digest and size and writes its file whole or not at all, whatever signal stops it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from yowasm.artifacts import NotAModule, artifact_config, build_manifest, file_sha256, wasm_layer
+from yowasm.errors import FileSystemError, InvalidReferenceError, RegistryError, UsageError
+from yowasm.model import ArtifactFormat
+from yowasm.reference import Reference
+from yowasm.registry_client import Connection, ProgressCallback, RegistryClient, sha256_digest
+from yowasm.signals import interrupt_on_signals
+from yowasm.text import literal
+
+
+@dataclass(frozen=True)
+class Published:
+    reference: Reference
+    digest: str
+    size: int
+    uploaded_bytes: int
+
+    @property
+    def pinned(self) -> str:
+        return self.reference.with_digest(self.digest)
+
+
+def publish(module: Path, reference: Reference, connection: Connection, *,
+            layout: ArtifactFormat = ArtifactFormat.WASM_TO_OCI, annotations: Mapping[str, str] | None = None,
+            progress: Callable[[int], ProgressCallback] | None = None) -> Published:
+    """Push MODULE as an artifact and tag it. Nothing is uploaded when the tag already
+    points at the same manifest, and no blob the repository has is sent again."""
+    if not module.is_file():
+        raise UsageError(f"No module at {literal(module)}.", hint="Build it first: yowasm build")
+    if reference.digest or not reference.tag:
+        raise InvalidReferenceError(f"Invalid reference {str(reference)!r}: publishing needs a tag, not a digest.",
+                                    hint="Example of a valid reference: ghcr.io/octocat/hello:v1.0.0")
+    client = RegistryClient(reference, connection)
+    try:
+        layer_digest = file_sha256(module)
+    except OSError as error:
+        raise FileSystemError(f"Cannot read {literal(module)}: {error.strerror}.") from None
+    size = module.stat().st_size
+    config = artifact_config(layout, module, layer_digest)
+    manifest = build_manifest(layout, module, size, layer_digest, config, annotations or {})
+    on_progress = progress(size) if progress else None
+    if client.tagged_digest(reference.tag, push=True) == sha256_digest(manifest):
+        if on_progress:
+            on_progress(size)
+        return Published(reference, sha256_digest(manifest), size, 0)
+    client.upload_blob(config, sha256_digest(config), len(config))
+    client.upload_blob(module, layer_digest, size, on_progress)
+    digest = client.put_manifest(manifest, reference.tag)
+    return Published(reference, digest, size, client.uploaded_bytes)
+
+
+@dataclass(frozen=True)
+class Pulled:
+    reference: Reference
+    digest: str
+    path: Path
+    size: int
+    layout: ArtifactFormat
+
+
+def pull(reference: Reference, output: Path, connection: Connection) -> Pulled:
+    """Fetch the module of either layout, check every digest, write OUTPUT atomically."""
+    client = RegistryClient(reference, connection)
+    manifest = client.get_manifest(reference.reference)
+    manifest_digest = sha256_digest(manifest)
+    if reference.digest and reference.digest != manifest_digest:
+        raise RegistryError(f"The manifest of {reference} has digest {manifest_digest}, not {reference.digest}.")
+    try:
+        layer, layout = wasm_layer(manifest)
+    except NotAModule as problem:
+        raise RegistryError(f"{reference} is not a Wasm module artifact: {literal(problem, single_line=True)}.",
+                            hint="yowasm pulls the wasm-to-oci and CNCF Wasm OCI Artifact layouts.") from None
+    except ValueError as problem:
+        raise client.bad_reply("GET", client.url(f"manifests/{reference.reference}"),
+                               literal(problem, single_line=True)) from None
+    output = output.absolute()
+    temporary: str | None = None
+    with interrupt_on_signals():
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
+            with os.fdopen(descriptor, "wb") as file:
+                client.download_blob(layer.digest, layer.size, file)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, output)
+        except OSError as error:
+            if temporary:
+                Path(temporary).unlink(missing_ok=True)
+            raise FileSystemError(f"Cannot write {literal(output)}: {error.strerror or error}.") from None
+        except BaseException:
+            if temporary:
+                Path(temporary).unlink(missing_ok=True)
+            raise
+    return Pulled(reference, manifest_digest, output, layer.size, layout)
