@@ -488,6 +488,44 @@ def test_files_that_cannot_be_written_are_named(registry, tmp_path):
 
 
 @pytest.mark.registry
+def test_a_runwasi_project_publishes_what_its_job_runs(registry, tmp_path):
+    """The Job's image is the reference `yowasm publish` pushes, in the CNCF layout with
+    a complete config; a component is published as wasip2 with its world."""
+    import wasmtime
+
+    project = render(tmp_path / "hello-wasm", language="c", runtime="runwasi", registry=registry.host, namespace="team")
+    (project / "build").mkdir()
+    (project / "build/hello-wasm.wasm").write_bytes(wasmtime.wat2wasm('(module (func (export "_start")))'))
+    env = environment(tmp_path)
+    result = yowasm("publish", "--plain-http", "--tag", "canary", cwd=project, env=env)  # as its README says
+    assert result.returncode == 0, result.stderr
+    job = yaml.safe_load((project / "k8s/job.yaml").read_text())
+    image = job["spec"]["template"]["spec"]["containers"][0]["image"]
+    manifest = manifest_of(registry, image)
+    assert manifest["config"]["mediaType"] == "application/vnd.wasm.config.v0+json"
+    assert manifest["layers"][0]["annotations"]["org.opencontainers.image.title"] == "hello-wasm.wasm"
+
+    def config_of(reference: str) -> dict:
+        copied = tmp_path / reference.rsplit(":", 1)[1]
+        copy = registry.skopeo("copy", "--src-tls-verify=false", f"docker://{reference}", f"oci:{copied}:x")
+        assert copy.returncode == 0, copy.stderr
+        digest = manifest_of(registry, reference)["config"]["digest"]
+        return json.loads((copied / "blobs/sha256" / digest.split(":")[1]).read_text())
+
+    config = config_of(image)
+    assert {key: config[key] for key in ("architecture", "os")} == {"architecture": "wasm", "os": "wasip1"}
+    assert config["layerDigests"] == [manifest["layers"][0]["digest"]] and config["created"].endswith("Z")
+
+    component = tmp_path / "component.wasm"
+    component.write_bytes(wasmtime.wat2wasm(
+        '(component (import "wasi:cli/stdout@0.2.0" (instance)) (core module $m) (core instance (instantiate $m)))'))
+    reference = registry.ref("team/component", "v2")
+    pushed = yowasm("publish", str(component), reference, "--plain-http", "--artifact-format", "cncf", cwd=tmp_path, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    config = config_of(reference)
+    assert config["os"] == "wasip2" and config["component"] == {"imports": ["wasi:cli/stdout@0.2.0"], "exports": []}
+
+
 def test_the_generated_readmes_registry_commands_work_as_written(tmp_path):
     """The Publishing section's login, publish and pull lines, taken from the README of
     a project on a registry on this machine (with basic auth), run as written; login

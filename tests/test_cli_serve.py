@@ -257,10 +257,11 @@ LANGUAGE_TOOLS = {
 
 
 @pytest.mark.toolchain
+@pytest.mark.parametrize("runtime", ["wagi", "spin"])  # spin: the routes come from spin.toml
 @pytest.mark.parametrize("language", LANGUAGE_TOOLS)
-def test_generated_wagi_project_is_built_and_served(tmp_path, language):
+def test_generated_wagi_project_is_built_and_served(tmp_path, language, runtime):
     require_tool(*LANGUAGE_TOOLS[language])
-    project = render(tmp_path / "hello-wasm", language=language, runtime="wagi")
+    project = render(tmp_path / "hello-wasm", language=language, runtime=runtime)
     with serving(project, cwd=project) as (port, log):
         assert "Built build/hello-wasm.wasm" in log.read_text()
         status, headers, body = request(port, "GET", "/hello?name=x", headers={"Accept": "text/plain"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,8 @@ def test_generated_project_builds_tests_and_runs(built_project, tmp_path, monkey
     if kind == "console":
         code, stdout = run_module(module, tmp=tmp_path)
         assert (code, stdout) == (0, "Hello from hello-wasm!\n")
+        ran = subprocess.run([sys.executable, "-m", "yowasm", "run", "."], cwd=project, capture_output=True, text=True)
+        assert (ran.returncode, ran.stdout) == (0, "Hello from hello-wasm!\n"), ran.stderr
     else:
         env = {
             "REQUEST_METHOD": "POST",

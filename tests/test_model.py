@@ -76,3 +76,59 @@ def test_answers_round_trip_through_data():
     assert original.is_handler and original.runtime is Runtime.KRUSTLET
     assert original.registry.kind is RegistryKind.ACR
     assert "namespace" not in original.to_data() and "krustlet_node" in original.to_data()
+
+
+@pytest.mark.parametrize(
+    "runtime, node, handler, layout, publisher",
+    [
+        ("wasmtime", None, False, "cncf", "oras"),
+        ("wagi", None, True, "wasm-to-oci", "oras"),
+        ("krustlet", "wasi", False, "wasm-to-oci", "oras"),
+        ("krustlet", "wagi", True, "wasm-to-oci", "oras"),
+        ("spin", None, True, "spin", "spin"),
+        ("runwasi", None, False, "cncf", "oras"),
+    ],
+)
+def test_each_runtime_file_decides_module_kind_and_defaults(runtime, node, handler, layout, publisher):
+    chosen = answers(runtime=runtime, krustlet_node=node)
+    assert chosen.is_handler is handler
+    assert (chosen.artifact_format.value, chosen.publisher.value) == (layout, publisher)
+    assert ProjectAnswers.from_data(chosen.to_data()) == chosen
+    assert ("krustlet_node" in chosen.to_data()) == (runtime == "krustlet")
+
+
+@pytest.mark.parametrize("runtime", ["krustlet", "spin", "runwasi"])
+def test_runtimes_that_pull_from_a_registry_need_one(runtime):
+    with pytest.raises(ValidationError, match=f"pulls modules from an OCI registry, so {runtime} needs one") as error:
+        answers(runtime=runtime, registry="none", namespace=None)
+    assert error.value.field == "registry"
+    answers(runtime="wagi", registry="none", namespace=None)  # a local gateway needs none
+
+
+@pytest.mark.parametrize(
+    "overrides, field, example",
+    [
+        ({"runtime": "runwasi", "artifact_format": "wasm-to-oci"}, "artifact format", "cncf"),
+        ({"runtime": "spin", "artifact_format": "cncf"}, "artifact format", "spin"),
+        ({"runtime": "spin", "publisher": "oras"}, "publisher", "spin"),
+        ({"runtime": "runwasi", "publisher": "spin"}, "publisher", "oras"),
+        ({"runtime": "spin", "name": "hello-2"}, "module name", "hello-wasm"),
+    ],
+)
+def test_runtime_rules_name_the_field_and_a_valid_example(overrides, field, example):
+    with pytest.raises(ValidationError) as error:
+        answers(**overrides)
+    assert (error.value.field, error.value.example) == (field, example)
+
+
+def test_runtime_next_steps_come_from_the_runtime_file(tmp_path):
+    from yowasm.scaffold import Scaffold
+
+    def steps(**overrides):
+        return dict(Scaffold(tmp_path, tmp_path, answers(**overrides), [], True).next_steps)
+
+    assert steps(runtime="runwasi")["logs"] == "kubectl logs job/hello-wasm"
+    assert "publish" in steps(runtime="runwasi") and "serve" not in steps(runtime="runwasi")
+    spin = steps(runtime="spin")
+    assert "serve" in spin and spin["publish"] == "spin registry push ghcr.io/octocat/hello-wasm:canary"
+    assert "deploy" not in steps()

@@ -14,8 +14,12 @@ import pytest
 import yaml
 
 from tests.conftest import require_tool
-from tests.projects import render
-from yowasm.languages import templates_dir
+from tests.projects import answers, render
+from yowasm.languages import language_facts, templates_dir
+from yowasm.model import KrustletNode, Language, Runtime
+from yowasm.runtimes import runtime_facts
+
+SCHEMAS = Path(__file__).parent / "schemas"
 
 LANGUAGES = ("rust", "c", "assemblyscript", "tinygo")
 RUNTIMES = (
@@ -23,6 +27,8 @@ RUNTIMES = (
     {"runtime": "wagi"},
     {"runtime": "krustlet", "krustlet_node": "wasi"},
     {"runtime": "krustlet", "krustlet_node": "wagi"},
+    {"runtime": "spin"},
+    {"runtime": "runwasi"},
 )
 REGISTRIES = (
     {"registry": "ghcr", "namespace": "octocat"},
@@ -46,6 +52,11 @@ VARIANTS = {
     "tinygo-wagi-publisher-wasm-to-oci": {"language": "tinygo", "runtime": "wagi", "publisher": "wasm-to-oci"},
     "assemblyscript-wasmtime-apache": {"language": "assemblyscript", "license": "Apache-2.0", "branch": "release/v1"},
     "rust-wasmtime-no-license": {"license": "none"},
+    "c-spin-acr": {"language": "c", "runtime": "spin", "registry": "acr", "namespace": None, "acr_name": "myregistry"},
+    "tinygo-spin-dockerhub": {"language": "tinygo", "runtime": "spin", "registry": "dockerhub"},
+    "rust-runwasi-dockerhub": {"runtime": "runwasi", "registry": "dockerhub"},
+    "assemblyscript-runwasi-host": {"language": "assemblyscript", "runtime": "runwasi",
+                                    "registry": "registry.example.com:5000", "namespace": "team/wasm"},
 }
 
 
@@ -90,6 +101,141 @@ def test_no_template_syntax_or_symlinks_left(projects, variant):
             # Workflows use ${{ }} expressions; nothing else may keep a Jinja marker.
             if ".github" not in path.parts:
                 assert "{{" not in text, path
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_project_has_exactly_its_runtime_files(projects, variant):
+    """The runtime file's `files` list is what the templates add, no more, no less."""
+    chosen = answers(**VARIANTS[variant])
+    every = {path for runtime in Runtime for node in KrustletNode
+             for path in runtime_facts(runtime).for_node(node).files}
+    present = {path for path in every if (projects[variant] / path).is_file()}
+    assert present == set(chosen.runtime_facts.files)
+
+
+def test_runtime_files_name_the_runtimes_copier_offers():
+    copier = yaml.safe_load((templates_dir() / "copier.yml").read_text())
+    files = sorted(path.stem for path in (templates_dir() / "runtimes").glob("*.yml"))
+    assert copier["runtime"]["choices"] == [runtime.value for runtime in Runtime]
+    assert sorted(copier["runtime"]["choices"]) == files
+    for runtime in Runtime:
+        facts = runtime_facts(runtime)
+        assert facts.description and facts.layouts and facts.title
+
+
+@pytest.mark.parametrize("variant", [variant for variant in VARIANTS if "-spin" in variant])
+def test_spin_toml_passes_spins_manifest_schema(projects, variant):
+    """tests/schemas/spin-manifest-v2.json is Spin's published schema (see its README)."""
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / "spin-manifest-v2.json").read_text())
+    manifest = tomllib.loads((projects[variant] / "spin.toml").read_text())
+    jsonschema.Draft7Validator(schema).validate(manifest)
+    (trigger,) = manifest["trigger"]["http"]
+    assert trigger == {"route": "/...", "component": "hello-wasm", "executor": {"type": "wagi"}}
+    component = manifest["component"]["hello-wasm"]
+    facts = language_facts(Language(VARIANTS[variant].get("language", "rust")))
+    assert component["source"] == "build/hello-wasm.wasm"
+    assert component["build"]["command"] in (facts.build, [facts.setup, facts.build])
+    project = projects[variant]
+    watched = {path for glob in component["build"]["watch"] for path in project.glob(glob)}
+    for source in facts.sources:  # `spin watch` rebuilds when any source file changes
+        root = project / source
+        for path in root.rglob("*") if root.is_dir() else [root]:
+            assert path.is_dir() or path in watched, path
+
+
+def test_spin_manifest_schema_refuses_a_bad_manifest():
+    """The schema check above would pass anything if the schema were empty."""
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / "spin-manifest-v2.json").read_text())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"spin_manifest_version": 2, "application": {"name": "x"}, "trigger": {},
+                             "component": {"x": {"sources": "x.wasm"}}}, schema)
+
+
+def spinapp_schema() -> dict:
+    """The openAPIV3Schema of SpinKube's SpinApp CRD (tests/schemas/README.md)."""
+    crd = yaml.safe_load((SCHEMAS / "spinapp-crd.yaml").read_text())
+    (version,) = [version for version in crd["spec"]["versions"] if version["name"] == "v1alpha1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def _closed(schema):
+    """OpenAPI objects with properties accept no other keys (as the API server prunes
+    and `kubectl apply --validate=strict` refuses them)."""
+    if isinstance(schema, dict):
+        schema = {key: _closed(value) for key, value in schema.items()}
+        if schema.get("type") == "object" and "properties" in schema and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+        return schema
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    return schema
+
+
+@pytest.mark.parametrize("variant", [variant for variant in VARIANTS if "-spin" in variant])
+def test_spinapp_passes_the_spinapp_crd_schema(projects, variant):
+    import jsonschema
+
+    spinapp = yaml.safe_load((projects[variant] / "k8s/spinapp.yaml").read_text())
+    assert (spinapp["apiVersion"], spinapp["kind"]) == ("core.spinkube.dev/v1alpha1", "SpinApp")
+    schema = _closed(spinapp_schema())
+    jsonschema.Draft7Validator(schema).validate({key: spinapp[key] for key in ("spec",)} | {"metadata": {}})
+    assert spinapp["spec"]["image"] == f"{answers(**VARIANTS[variant]).repository}:canary"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"spec": {**spinapp["spec"], "replica": 1}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"spec": {"executor": "containerd-shim-spin"}}, schema)
+
+
+@pytest.mark.parametrize("variant", ["rust-runwasi", "rust-runwasi-dockerhub", "assemblyscript-runwasi-host"])
+def test_runwasi_job_runs_the_published_module_with_the_runtime_class(projects, variant):
+    project = projects[variant]
+    runtime_class = yaml.safe_load((project / "k8s/runtimeclass.yaml").read_text())
+    assert (runtime_class["kind"], runtime_class["metadata"]["name"], runtime_class["handler"]) == (
+        "RuntimeClass", "wasm", "wasm")
+    assert "io.containerd.wasmtime.v1" in (project / "k8s/runtimeclass.yaml").read_text()
+    job = yaml.safe_load((project / "k8s/job.yaml").read_text())
+    pod = job["spec"]["template"]["spec"]
+    assert pod["runtimeClassName"] == "wasm" and pod["restartPolicy"] == "Never"
+    chosen = answers(**VARIANTS[variant])
+    assert chosen.artifact_format.value == "cncf"
+    (container,) = pod["containers"]
+    assert container["image"] == f"{chosen.repository}:canary"
+    assert container["command"] == ["hello-wasm.wasm"]  # the layer's title, as runwasi runs it
+    assert ("imagePullSecrets" in pod) == (chosen.registry.kind.value != "dockerhub")
+    readme = (project / "README.md").read_text()
+    assert "kubectl logs job/hello-wasm" in readme and "io.containerd.wasmtime.v1" in readme
+
+
+def test_spin_release_pushes_with_spin_registry_push_from_the_pinned_setup_action(projects):
+    workflow = yaml.safe_load((projects["rust-spin"] / ".github/workflows/release.yml").read_text())
+    steps = workflow["jobs"]["publish"]["steps"]
+    setup = next(step for step in steps if "spin/setup" in step.get("uses", ""))
+    assert setup["uses"] == "fermyon/actions/spin/setup@7a4fa248a88c435079460c855c5d68a5754bd4b6"
+    push = next(step for step in steps if step.get("id") == "push")
+    assert 'spin registry push "$REPOSITORY:$tag"' in push["run"]
+    assert "oras" not in str(steps)
+    readme = (projects["rust-spin"] / "README.md").read_text()
+    assert "spin registry push" in readme and "yowasm publish" not in readme.split("## Publishing")[1]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("runtime, same_as", [("spin", "wagi"), ("runwasi", "wasmtime")])
+def test_new_runtimes_run_the_same_module_code(projects, language, runtime, same_as):
+    """Spin's wagi executor runs the WAGI handler unchanged; runwasi runs the console module."""
+    for source in language_facts(Language(language)).sources:
+        left, right = projects[f"{language}-{runtime}"] / source, projects[f"{language}-{same_as}"] / source
+        for path in left.rglob("*") if left.is_dir() else [left]:
+            if path.is_file():
+                assert path.read_bytes() == (right / path.relative_to(left)).read_bytes(), path
+
+
+def test_krustlet_readme_points_to_its_maintained_successors(projects):
+    readme = (projects["rust-krustlet-wasi"] / "README.md").read_text()
+    assert "--runtime runwasi" in readme and "--runtime spin" in readme and "unmaintained" in readme
 
 
 def test_runtime_files_follow_the_runtime(projects):
@@ -151,10 +297,12 @@ def bundled_kubernetes_versions() -> list[str]:
 
 
 @pytest.mark.parametrize("version", bundled_kubernetes_versions())
-def test_krustlet_manifests_pass_kubernetes_validate(projects, version):
+def test_kubernetes_manifests_pass_kubernetes_validate(projects, version):
+    """Krustlet's pods and runwasi's RuntimeClass and Job; SpinApps are a custom
+    resource, checked against their CRD below."""
     require_tool("kubernetes-validate", "pip install kubernetes-validate")
-    manifests = [path for path in all_files(projects, ".yaml") if "/k8s/" in path]
-    assert len(manifests) == 8
+    manifests = [path for path in all_files(projects, ".yaml") if "/k8s/" in path and "spinapp" not in path]
+    assert len(manifests) == 8 + 2 * 6
     result = subprocess.run(
         ["kubernetes-validate", "--strict", "-k", version, *manifests], capture_output=True, text=True
     )
@@ -233,6 +381,10 @@ def test_every_action_is_pinned_to_a_commit(projects):
                 assert len(reference.rsplit("@", 1)[1]) == 40, f"{path}: {line}"
 
 
+#: Files the templates import, not render.
+MACROS = {"facts.jinja", "runtime.jinja", "rules.jinja"}
+
+
 def test_language_folders_share_every_common_item():
     """A language folder holds its own files plus a link to each shared file, so no
     shared file is copied into four places. Links are to files, not folders, because
@@ -242,7 +394,7 @@ def test_language_folders_share_every_common_item():
     shared = {
         path.relative_to(shared_root)
         for path in shared_root.rglob("*")
-        if path.is_file() and path.name != "facts.jinja" and "licenses" not in path.parts
+        if path.is_file() and path.name not in MACROS and "licenses" not in path.parts
     }
     for language in LANGUAGES:
         folder = root / language

@@ -57,7 +57,33 @@ def artifact_config(layout: ArtifactFormat, module: Path, layer_digest: str) -> 
     # The module's own time, so republishing an unchanged module changes no blob.
     created = datetime.fromtimestamp(int(module.stat().st_mtime), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     config = {"created": created, "architecture": "wasm", "os": "wasip1", "layerDigests": [layer_digest]}
+    component = _component_interfaces(module)
+    if component is not None:
+        config.update(os="wasip2", component=component)
     return json.dumps(config, separators=(",", ":")).encode()
+
+
+#: The preamble after `\0asm` that marks a component (version 0x0d, layer 1), not a core module.
+_COMPONENT_PREAMBLE = b"\0asm\x0d\x00\x01\x00"
+
+
+def _component_interfaces(module: Path) -> dict[str, list[str]] | None:
+    """A component's imports and exports as wasmtime reads them from the binary (the
+    CNCF config's `component`), or None for a core module."""
+    with module.open("rb") as file:
+        if file.read(len(_COMPONENT_PREAMBLE)) != _COMPONENT_PREAMBLE:
+            return None
+    import wasmtime
+    from wasmtime.component import Component
+
+    from yowasm.errors import UsageError
+    from yowasm.wasm import engine
+
+    try:
+        world = Component.from_file(engine(), str(module)).type
+    except wasmtime.WasmtimeError as error:
+        raise UsageError(f"{module} is not a valid WebAssembly component: {error}") from None
+    return {"imports": sorted(world.imports(engine())), "exports": sorted(world.exports(engine()))}
 
 
 def build_manifest(layout: ArtifactFormat, module: Path, size: int, layer_digest: str, config: bytes,

@@ -132,7 +132,7 @@ def new(
     description: Optional[str] = typer.Option(None, help="One-line description."),
     author: Optional[str] = typer.Option(None, help="Author [default: git user.name, then $USER]."),
     language: Optional[str] = typer.Option(None, help="rust | c | assemblyscript | tinygo [default: rust]."),
-    runtime: Optional[str] = typer.Option(None, help="wasmtime | wagi | krustlet [default: wasmtime]."),
+    runtime: Optional[str] = typer.Option(None, help="wasmtime | wagi | krustlet | spin | runwasi [default: wasmtime]."),
     krustlet_node: Optional[str] = typer.Option(None, help="wasi | wagi, with --runtime krustlet [default: wasi]."),
     registry: Optional[str] = typer.Option(
         None, help="ghcr | acr | dockerhub | none | HOST[:PORT] [default: ghcr]."
@@ -142,10 +142,10 @@ def new(
     ),
     acr_name: Optional[str] = typer.Option(None, help="Registry name, with --registry acr: NAME.azurecr.io."),
     artifact_format: Optional[str] = typer.Option(
-        None, help="wasm-to-oci | cncf [default: cncf for wasmtime, else wasm-to-oci]."
+        None, help="wasm-to-oci | cncf | spin [default: the one the runtime pulls]."
     ),
     publisher: Optional[str] = typer.Option(
-        None, help="oras | wasm-to-oci: what the release workflow pushes with [default: oras]."
+        None, help="oras | wasm-to-oci | spin: what the release workflow pushes with [default: spin for spin, else oras]."
     ),
     license: Optional[str] = typer.Option(None, help="MIT | Apache-2.0 | none [default: MIT]."),
     branch: Optional[str] = typer.Option(None, help="Default branch [default: main]."),
@@ -461,7 +461,7 @@ def serve(
     from yowasm.server import serve as run_server
     from yowasm.serving import oci_fetcher, routes_for
     from yowasm.serving import watch as watch_project
-    from yowasm.wagi import load_modules_toml, parse_env_file
+    from yowasm.wagi import parse_env_file
 
     address = parse_listen(listen)
     limits = Limits(head_timeout=head_timeout, idle_timeout=idle_timeout, body_timeout=body_timeout,
@@ -482,7 +482,7 @@ def serve(
 
     run_server(routes, settings, limits, address, log_error=console.log_line, access_logger=console.access_logger,
                fetch_oci=oci_fetcher(plain_http=plain_http, insecure=insecure, ca_file=ca_file),
-               reload_routes=(lambda: load_modules_toml(project.modules_toml)) if project else None,
+               reload_routes=(lambda: routes_for(project.root)[0]) if project else None,
                on_serving=start_watching if watch else None, on_ready=console.show_serving)
 
 

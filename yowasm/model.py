@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Iterable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from yowasm.errors import UsageError, ValidationError
 from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
+
+if TYPE_CHECKING:
+    from yowasm.runtimes import RuntimeFacts
 
 
 class Choice(str, Enum):
@@ -45,9 +49,13 @@ class Language(Choice):
 
 
 class Runtime(Choice):
+    """The runtimes; what each one is lives in templates/runtimes/<value>.yml."""
+
     WASMTIME = "wasmtime"
     WAGI = "wagi"
     KRUSTLET = "krustlet"
+    SPIN = "spin"
+    RUNWASI = "runwasi"
 
 
 class KrustletNode(Choice):
@@ -66,6 +74,8 @@ class ArtifactFormat(Choice):
 
     WASM_TO_OCI = "wasm-to-oci"
     CNCF = "cncf"
+    #: Spin's application layout, pushed by `spin registry push` and pulled by SpinKube.
+    SPIN = "spin"
 
 
 class Publisher(Choice):
@@ -73,6 +83,7 @@ class Publisher(Choice):
 
     ORAS = "oras"
     WASM_TO_OCI = "wasm-to-oci"
+    SPIN = "spin"
 
 
 class RegistryKind(Choice):
@@ -84,27 +95,23 @@ class RegistryKind(Choice):
 
 
 # --- rules -------------------------------------------------------------------
+# The rules themselves are data, templates/rules.yml, which copier.yml's validators
+# read too: both give the same verdicts.
 
-NAME_MAX = 64
-_NAME_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*")
-# Names that one of the ecosystems a module name must live in refuses or misreads:
-# Rust (keywords, sysroot crates, cargo's output folders), npm, Go, Windows devices,
-# and this project's own output folder.
-RESERVED_NAMES = frozenset(
-    """
-    test std core alloc self super crate proc-macro build deps examples incremental
-    as async await break const continue dyn else enum extern false fn for if impl in
-    let loop match mod move mut pub ref return static struct trait true type unsafe
-    use where while abstract become box do final macro override priv typeof unsized
-    virtual yield try node-modules favicon-ico go main con prn aux nul com1 com2 com3
-    lpt1 lpt2 lpt3 wasm wasi
-    """.split()
-)
-# OCI distribution spec: path components and registry host[:port].
-_OCI_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAMESPACE_RE = re.compile(rf"{_OCI_COMPONENT}(?:/{_OCI_COMPONENT})*")
-_ACR_NAME_RE = re.compile(r"[a-z0-9]{5,50}")
-_BRANCH_RE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]|/(?=[A-Za-z0-9_]))*")
+
+@cache
+def rules() -> dict[str, Any]:
+    import yaml
+
+    from yowasm.languages import templates_dir
+
+    return yaml.safe_load((templates_dir() / "rules.yml").read_text("utf-8"))
+
+
+def _matches(rule: str, value: str) -> bool:
+    return re.search(rules()[rule]["pattern"], value) is not None
+
+
 _PRINTABLE_EXCEPTIONS = "\t"
 
 WELL_KNOWN_HOSTS = {host: RegistryKind(kind) for host, kind in HOST_ALIASES.items()}
@@ -112,29 +119,21 @@ WELL_KNOWN_HOSTS = {host: RegistryKind(kind) for host, kind in HOST_ALIASES.item
 
 def validate_name(value: object) -> str:
     name = str(value)
-    rule = (
-        "use lower case letters, digits and single dashes, start with a letter, "
-        f"end with a letter or digit, at most {NAME_MAX} characters"
-    )
-    if not name or len(name) > NAME_MAX or not _NAME_RE.fullmatch(name):
-        raise ValidationError("module name", value, rule, "hello-wasm")
-    if name in RESERVED_NAMES:
-        raise ValidationError(
-            "module name",
-            value,
-            "it is reserved by Rust, Cargo, npm, Go or an operating system",
-            f"{name}-module",
-        )
+    rule = rules()["name"]
+    if not _matches("name", name):
+        raise ValidationError(rule["field"], value, rule["rule"], rule["example"])
+    if name in rule["reserved"]:
+        raise ValidationError(rule["field"], value, rule["reserved_rule"], f"{name}-module")
     return name
 
 
 def suggest_name(text: str) -> str:
     """Turn free text (a folder name, a person's name) into a valid module name."""
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    slug = re.sub(r"^[^a-z]+", "", slug)[:NAME_MAX].rstrip("-")
+    slug = re.sub(r"^[^a-z]+", "", slug)[: rules()["name"]["max"]].rstrip("-")
     if not slug:
         return "wasm-module"
-    if slug in RESERVED_NAMES:
+    if slug in rules()["name"]["reserved"]:
         slug = f"{slug}-module"
     return slug
 
@@ -146,61 +145,44 @@ def suggest_namespace(text: str) -> str:
 
 def validate_text(field: str, value: object, *, required: bool = False) -> str:
     text = "" if value is None else str(value)
+    rule = rules()["text"]
     if required and not text.strip():
-        raise ValidationError(field, value, "must not be empty", "Jane Doe")
+        raise ValidationError(field, value, rule["required_rule"], rule["example"])
     bad = [ch for ch in text if not ch.isprintable() and ch not in _PRINTABLE_EXCEPTIONS]
     if bad:
-        raise ValidationError(
-            field, value, f"must be printable text on one line (found {bad[0]!r})", "Jane Doe"
-        )
+        raise ValidationError(field, value, f"{rule['rule']} (found {bad[0]!r})", rule["example"])
     return text
 
 
 def validate_namespace(value: object, *, single: bool = False) -> str:
     namespace = str(value).strip("/")
-    if not namespace or not _NAMESPACE_RE.fullmatch(namespace) or len(namespace) > 200:
-        raise ValidationError(
-            "namespace",
-            value,
-            "must follow the OCI name grammar: lower case letters and digits, "
-            "separated by '.', '_', '__' or dashes, components joined by '/'",
-            "octocat or team/wasm",
-        )
+    rule = rules()["namespace"]
+    if not _matches("namespace", namespace):
+        raise ValidationError("namespace", value, rule["rule"], rule["example"])
     if single and "/" in namespace:
-        raise ValidationError(
-            "namespace", value, "Docker Hub takes a single user or organisation name", "octocat"
-        )
+        raise ValidationError("namespace", value, rule["single_rule"], rule["single_example"])
     return namespace
 
 
 def validate_acr_name(value: object) -> str:
     name = str(value)
-    if not _ACR_NAME_RE.fullmatch(name):
-        raise ValidationError(
-            "ACR name",
-            value,
-            "Azure Container Registry names are 5 to 50 lower case letters and digits",
-            "myregistry",
-        )
+    rule = rules()["acr_name"]
+    if not _matches("acr_name", name):
+        raise ValidationError(rule["field"], value, rule["rule"], rule["example"])
     return name
 
 
 def validate_branch(value: object) -> str:
     branch = str(value)
-    if (
-        not _BRANCH_RE.fullmatch(branch)
-        or ".." in branch
-        or branch.endswith((".", ".lock"))
-        or len(branch) > 100
-    ):
-        raise ValidationError(
-            "default branch",
-            value,
-            "use letters, digits, '.', '_', '-' and single '/' (a git branch name "
-            "that is also a literal GitHub Actions branch filter)",
-            "main",
-        )
+    rule = rules()["branch"]
+    if not _matches("branch", branch):
+        raise ValidationError(rule["field"], value, rule["rule"], rule["example"])
     return branch
+
+
+def default_publisher(layout: ArtifactFormat) -> Publisher:
+    """The first release tool (in rules.yml's order) that pushes LAYOUT."""
+    return next(Publisher(tool) for tool, layouts in rules()["publisher"]["pushes"].items() if layout.value in layouts)
 
 
 _KIND_BY_CHOICE = {
@@ -270,43 +252,50 @@ class ProjectAnswers:
     krustlet_node: KrustletNode = KrustletNode.WASI
     license: License = License.MIT
     branch: str = "main"
+    #: None: the runtime's default layout, and the first publisher that pushes it.
     artifact_format: ArtifactFormat | None = None
-    publisher: Publisher = Publisher.ORAS
+    publisher: Publisher | None = None
 
     def __post_init__(self) -> None:
+        facts = self.runtime_facts
+        if facts.name_rule and not re.search(facts.name_rule.pattern, self.name):
+            raise ValidationError("module name", self.name, facts.name_rule.rule, facts.name_rule.example)
+        if facts.registry_required and self.registry.kind is RegistryKind.NONE:
+            rule = rules()["registry"]
+            raise ValidationError("registry", "none", rule["needed_rule"].format(title=facts.title, runtime=self.runtime.value),
+                                  rule["needed_example"])
         if self.artifact_format is None:
-            default = (
-                ArtifactFormat.CNCF if self.runtime is Runtime.WASMTIME else ArtifactFormat.WASM_TO_OCI
-            )
-            object.__setattr__(self, "artifact_format", default)
-        if self.runtime is not Runtime.WASMTIME and self.artifact_format is ArtifactFormat.CNCF:
+            object.__setattr__(self, "artifact_format", facts.layouts[0])
+        if self.artifact_format not in facts.layouts:
+            layouts = " or ".join(layout.value for layout in facts.layouts)
             raise ValidationError(
-                "artifact format",
+                rules()["artifact_format"]["field"],
                 self.artifact_format.value,
-                f"{self.runtime.value} pulls only the wasm-to-oci layout; cncf is for wasmtime",
-                "wasm-to-oci",
+                rules()["artifact_format"]["rule"].format(runtime=self.runtime.value, layouts=layouts),
+                facts.layouts[0].value,
             )
-        if self.publisher is Publisher.WASM_TO_OCI and self.artifact_format is ArtifactFormat.CNCF:
+        if self.publisher is None:
+            object.__setattr__(self, "publisher", default_publisher(self.artifact_format))
+        pushes = rules()["publisher"]["pushes"][self.publisher.value]
+        if self.artifact_format.value not in pushes:
             raise ValidationError(
                 "publisher",
                 self.publisher.value,
-                "wasm-to-oci pushes only its own layout, not cncf",
-                "oras (or --artifact-format wasm-to-oci)",
+                rules()["publisher"]["rule"].format(publisher=self.publisher.value, layouts=" or ".join(pushes)),
+                default_publisher(self.artifact_format).value,
             )
-        if self.runtime is Runtime.KRUSTLET and self.registry.kind is RegistryKind.NONE:
-            raise ValidationError(
-                "registry",
-                "none",
-                "Krustlet pulls modules from an OCI registry, so krustlet needs one",
-                "ghcr",
-            )
+
+    @property
+    def runtime_facts(self) -> RuntimeFacts:
+        """What the runtime is (templates/runtimes/<runtime>.yml), for this node kind."""
+        from yowasm.runtimes import runtime_facts
+
+        return runtime_facts(self.runtime).for_node(self.krustlet_node)
 
     @property
     def is_handler(self) -> bool:
         """True when the module is a WAGI (CGI-style) HTTP handler."""
-        return self.runtime is Runtime.WAGI or (
-            self.runtime is Runtime.KRUSTLET and self.krustlet_node is KrustletNode.WAGI
-        )
+        return self.runtime_facts.is_handler
 
     @property
     def repository(self) -> str | None:
@@ -326,7 +315,7 @@ class ProjectAnswers:
             "language": self.language.value,
             "runtime": self.runtime.value,
         }
-        if self.runtime is Runtime.KRUSTLET:
+        if self.runtime_facts.asks_node:
             data["krustlet_node"] = self.krustlet_node.value
         data["registry"] = self.registry.choice
         if self.registry.kind is RegistryKind.ACR:
@@ -359,7 +348,7 @@ class ProjectAnswers:
             artifact_format=(
                 ArtifactFormat.parse(artifact_format, "artifact format") if artifact_format else None
             ),
-            publisher=Publisher.parse(data.get("publisher") or "oras", "publisher"),
+            publisher=Publisher.parse(data["publisher"], "publisher") if data.get("publisher") else None,
         )
 
 

@@ -47,6 +47,13 @@ def plan_publish(module: Path | None, reference: str | None, *, tag: str | None,
         layout = project.answers.artifact_format
     else:
         layout = ArtifactFormat.WASM_TO_OCI
+    if layout is ArtifactFormat.SPIN:
+        raise UsageError(
+            "A Spin application is published with `spin registry push` (release.yml does it), "
+            "which packs spin.toml with the module in Spin's own layout.",
+            hint="Run `spin build && spin registry push` here, or push the module alone for WAGI: "
+            "yowasm publish --artifact-format wasm-to-oci",
+        )
     parsed = Reference.parse(reference, default_tag=DEFAULT_TAG)
     if tag:
         if not TAG_RE.fullmatch(tag):

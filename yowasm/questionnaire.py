@@ -27,6 +27,7 @@ from yowasm.model import (
     Registry,
     RegistryKind,
     Runtime,
+    default_publisher,
     suggest_name,
     suggest_namespace,
     validate_acr_name,
@@ -35,6 +36,7 @@ from yowasm.model import (
     validate_namespace,
     validate_text,
 )
+from yowasm.runtimes import runtime_facts
 
 Answers = Mapping[str, Any]
 
@@ -85,11 +87,14 @@ def rule_of(check: AnswerCheck) -> str:
 @cache
 def choice_descriptions(key: str) -> Mapping[str, str]:
     """One line for each choice of question KEY (and "other" for a host typed in):
-    languages from their language.yml, the rest from yowasm/choices.yml."""
+    languages from their language.yml, runtimes from their runtime file, the rest
+    from yowasm/choices.yml."""
     if key == "language":
         from yowasm.languages import language_facts
 
         return {language.value: language_facts(language).summary for language in Language}
+    if key == "runtime":
+        return {runtime.value: runtime_facts(runtime).description for runtime in Runtime}
     import yaml
 
     table = yaml.safe_load((Path(__file__).with_name("choices.yml")).read_text(encoding="utf-8"))
@@ -127,6 +132,14 @@ def _default_author(answers: Answers) -> str | None:
 def _default_namespace(answers: Answers) -> str | None:
     author = answers.get("author")
     return suggest_namespace(author) or None if author else None
+
+
+def _runtime(answers: Answers):
+    return runtime_facts(Runtime.parse(answers["runtime"], "runtime"))
+
+
+def _default_layout(answers: Answers) -> str:
+    return _runtime(answers).layouts[0].value
 
 
 def _choices(enum: type) -> tuple[str, ...]:
@@ -178,7 +191,7 @@ QUESTIONS: tuple[Question, ...] = (
         lambda answers, value: KrustletNode.parse(value, "Krustlet node kind"),
         default=lambda answers: KrustletNode.WASI.value,
         choices=_choices(KrustletNode),
-        when=lambda answers: answers["runtime"] == Runtime.KRUSTLET.value,
+        when=lambda answers: _runtime(answers).asks_node,
     ),
     Question(
         "registry",
@@ -205,19 +218,17 @@ QUESTIONS: tuple[Question, ...] = (
         "artifact_format",
         "OCI artifact layout",
         lambda answers, value: ArtifactFormat.parse(value, "artifact format"),
-        default=lambda answers: (
-            ArtifactFormat.CNCF if answers["runtime"] == Runtime.WASMTIME.value else ArtifactFormat.WASM_TO_OCI
-        ).value,
+        default=_default_layout,
         choices=_choices(ArtifactFormat),
         when=lambda answers: _registry_kind(answers) is not RegistryKind.NONE,
-        # Krustlet and WAGI pull only wasm-to-oci, so only wasmtime users choose.
-        ask_if=lambda answers: answers["runtime"] == Runtime.WASMTIME.value,
+        # Most runtimes pull one layout only; ask only when there is a choice.
+        ask_if=lambda answers: len(_runtime(answers).layouts) > 1,
     ),
     Question(
         "publisher",
         "Tool the release workflow pushes with",
         lambda answers, value: Publisher.parse(value, "publisher"),
-        default=lambda answers: Publisher.ORAS.value,
+        default=lambda answers: default_publisher(ArtifactFormat.parse(answers["artifact_format"], "artifact format")).value,
         choices=_choices(Publisher),
         when=lambda answers: _registry_kind(answers) is not RegistryKind.NONE,
         # ORAS is maintained and checksum-verified; wasm-to-oci is an explicit opt-in.

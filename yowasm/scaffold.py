@@ -21,7 +21,7 @@ import yaml
 from yowasm import interrupts
 from yowasm.errors import DestinationError, TemplateError, YowasmError
 from yowasm.languages import language_facts, templates_dir
-from yowasm.model import ProjectAnswers, RegistryKind, Runtime
+from yowasm.model import ProjectAnswers, Publisher, RegistryKind
 from yowasm.project import ANSWERS_FILE, GENERATED_KEY, resolves_inside
 from yowasm.text import shell_command
 
@@ -51,10 +51,11 @@ class Scaffold:
             steps.append(("serve", "yowasm serve  # then: curl http://127.0.0.1:3000/"))
         else:
             steps.append(("run", facts.run))
-        if self.answers.registry.kind is not RegistryKind.NONE:
+        runtime = self.answers.runtime_facts
+        if self.answers.registry.kind is not RegistryKind.NONE and self.answers.publisher is not Publisher.SPIN:
             steps.append(("publish", f"yowasm publish  # → {self.answers.repository}:latest"))
-        if self.answers.runtime is Runtime.KRUSTLET:
-            steps.append(("deploy", "kubectl apply -f k8s/"))
+        steps += [(step.label, step.command.format(name=self.answers.name, repository=self.answers.repository))
+                  for step in runtime.next_steps]
         return steps
 
 
