@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.projects import render
 from tests.test_cli_serve import behave, parse_dump, request, serving  # noqa: F401  (behave is a fixture)
-from yowasm.errors import ServeError
+from yowasm.errors import InputFileError, ServeError
 from yowasm.serving import load_spin_toml
 
 
@@ -132,7 +132,15 @@ def test_any_spin_toml_gives_routes_or_a_clear_error(tmp_path_factory, version, 
                                        "component": components}))
     try:
         routes = load_spin_toml(manifest)
-    except ServeError as error:
-        assert error.message.startswith(("Invalid ", "Cannot read"))
+    except (ServeError, InputFileError) as error:
+        assert error.message.startswith(("Invalid ", "The Spin manifest"))
     else:
         assert all(route.route.startswith("/") for route in routes)
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01binary", b"spin_manifest_version = 2\n" + b"#" * (300 * 1024), b"\xff\xfe not utf-8"])
+def test_a_binary_huge_or_non_utf8_spin_toml_is_refused_naming_the_file(tmp_path, content):
+    manifest = tmp_path / "spin.toml"
+    manifest.write_bytes(content)
+    with pytest.raises(InputFileError, match="spin.toml"):
+        load_spin_toml(manifest)

@@ -47,16 +47,10 @@ def load_spin_toml(path: Path) -> list[Route]:
     """The WAGI routes of a Spin manifest (version 2): each `[[trigger.http]]` with
     `executor = { type = "wagi" }` and the local `source` of its component. Spin's own
     executor runs components, which yowasm does not serve."""
-    import tomllib
-
+    from yowasm.readers import read_toml
     from yowasm.wagi import _invalid, _route
 
-    try:
-        manifest = tomllib.loads(path.read_text("utf-8"))
-    except OSError as error:
-        raise ServeError(f"Cannot read {path}: {error.strerror}.", exit_code=2) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ServeError(f"{path} is not valid TOML: {error}.", exit_code=2) from None
+    manifest = read_toml(path, "Spin manifest", example='spin_manifest_version = 2')
     if manifest.get("spin_manifest_version") != 2:
         raise _invalid(str(path), "spin_manifest_version", manifest.get("spin_manifest_version"),
                        "yowasm reads Spin manifest version 2", "spin_manifest_version = 2")
