@@ -64,7 +64,12 @@ def compile_wat(folder: Path, name: str, text: str) -> Path:
     return folder / f"{name}.wasm"
 
 
-def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, **options) -> subprocess.CompletedProcess:
-    """`python -m yowasm ARGS` in a fresh process, stdout and stderr piped (as in a log)."""
+def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
+               **options) -> subprocess.CompletedProcess[str]:
+    """`python -m yowasm ARGS` in a fresh process run to its end, stdout and stderr piped
+    (as in a log), stdin from /dev/null unless `input` or `stdin` is given; ENV is added
+    to this environment."""
+    if "input" not in options:
+        options.setdefault("stdin", subprocess.DEVNULL)
     return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300, **options)
+                          env={**os.environ, **(env or {})}, timeout=timeout, **options)

@@ -166,13 +166,6 @@ def record_renames_into(folder: Path, monkeypatch: Any) -> list[str]:
     return renamed
 
 
-def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
-               ) -> subprocess.CompletedProcess[str]:
-    """`python -m yowasm ARGS` run to its end, output captured."""
-    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, env={**os.environ, **(env or {})},
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-
-
 ALIAS_BOMB = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]

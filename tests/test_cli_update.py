@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import require_tool
-from tests.projects import run_yowasm, yowasm_process
+from tests.conftest import run_yowasm
+from tests.projects import yowasm_process
 from yowasm import scaffold
 from yowasm.cli import app
 from yowasm.languages import templates_dir

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import require_tool
-from tests.projects import ADVERSARIAL, ALIAS_BOMB, render, run_yowasm
+from tests.conftest import run_yowasm
+from tests.projects import ADVERSARIAL, ALIAS_BOMB, render
 from yowasm.errors import InputFileError
 from yowasm.project import ANSWERS_FILE, load_project
 
