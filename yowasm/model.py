@@ -101,11 +101,9 @@ class RegistryKind(Choice):
 
 @cache
 def rules() -> dict[str, Any]:
-    import yaml
+    from yowasm.languages import load_packaged_yaml, templates_dir
 
-    from yowasm.languages import templates_dir
-
-    return yaml.safe_load((templates_dir() / "rules.yml").read_text("utf-8"))
+    return load_packaged_yaml(templates_dir() / "rules.yml")
 
 
 def _matches(rule: str, value: str) -> bool:

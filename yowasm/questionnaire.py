@@ -95,9 +95,9 @@ def choice_descriptions(key: str) -> Mapping[str, str]:
         return {language.value: language_facts(language).summary for language in Language}
     if key == "runtime":
         return {runtime.value: runtime_facts(runtime).description for runtime in Runtime}
-    import yaml
+    from yowasm.languages import load_packaged_yaml
 
-    table = yaml.safe_load((Path(__file__).with_name("choices.yml")).read_text(encoding="utf-8"))
+    table = load_packaged_yaml(Path(__file__).with_name("choices.yml"))
     return table.get(key, {})
 
 

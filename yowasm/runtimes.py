@@ -79,11 +79,9 @@ class RuntimeFacts:
 
 @cache
 def runtime_facts(runtime: Runtime) -> RuntimeFacts:
-    import yaml
+    from yowasm.languages import load_packaged_yaml, templates_dir
 
-    from yowasm.languages import templates_dir
-
-    raw = yaml.safe_load((templates_dir() / "runtimes" / f"{runtime.value}.yml").read_text("utf-8"))
+    raw = load_packaged_yaml(templates_dir() / "runtimes" / f"{runtime.value}.yml")
     return RuntimeFacts(
         runtime=runtime,
         title=raw["title"],
