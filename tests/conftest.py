@@ -10,8 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pexpect
+import pyte
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -73,3 +76,87 @@ def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
         options.setdefault("stdin", subprocess.DEVNULL)
     return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout, **options)
+
+
+# --- a person at a terminal ------------------------------------------------------
+
+DOWN = "\x1b[B"
+UP = "\x1b[A"
+ENTER = "\r"
+CLEAR_LINE = "\x15"  # Ctrl-U
+ROWS, COLUMNS = 24, 80
+
+
+class Terminal:
+    """A command in a pty of ROWS x COLUMNS, with the screen a user would see."""
+
+    def __init__(self, cwd: Path, argv: list[str], *, env: dict[str, str] | None = None):
+        terminal = self
+
+        class Screen(pyte.HistoryScreen):
+            def write_process_input(self, data: str) -> None:  # a cursor position report
+                terminal.child.send(data)
+
+        self.screen = Screen(COLUMNS, ROWS, history=10_000)
+        self.stream = pyte.Stream(self.screen)
+        self.transcript = ""
+        self.child = pexpect.spawn(argv[0], argv[1:], cwd=str(cwd), encoding="utf-8", dimensions=(ROWS, COLUMNS),
+                                   env={"TERM": "xterm", "PATH": os.environ["PATH"], "HOME": str(cwd), "USER": "octo",
+                                        "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})})
+
+    @classmethod
+    def yowasm_new(cls, cwd: Path, *args: str, **options) -> Terminal:
+        return cls(cwd, [sys.executable, "-m", "yowasm", "new", *args], **options)
+
+    @property
+    def text(self) -> str:
+        """What is on the screen now."""
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    @property
+    def scrollback(self) -> str:
+        """The lines that scrolled off the top, then the screen."""
+        gone = ["".join(row[column].data for column in range(COLUMNS)).rstrip() for row in self.screen.history.top]
+        return "\n".join([*gone, self.text])
+
+    def _read(self, timeout: float) -> bool:
+        try:
+            data = self.child.read_nonblocking(65536, timeout=timeout)
+        except pexpect.TIMEOUT:
+            return True
+        except pexpect.EOF:
+            return False
+        self.transcript += data
+        self.stream.feed(data)
+        return True
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.text:
+            if time.monotonic() > deadline or not self._read(0.1):
+                raise AssertionError(f"{text!r} never appeared on the screen:\n{self.text}")
+        while self._read(0.2) and self.child.isalive() and self._settling():
+            pass
+        return self.text
+
+    def _settling(self) -> bool:
+        before = self.text
+        self._read(0.05)
+        return self.text != before
+
+    def answer(self, prompt: str, keys: str) -> str:
+        screen = self.wait_for(prompt)
+        self.child.send(keys)
+        return screen
+
+    def finish(self, timeout: float = 600) -> int:
+        deadline = time.monotonic() + timeout
+        while self._read(0.2):
+            assert time.monotonic() < deadline, self.text
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None else -self.child.signalstatus
+
+
+def unwrapped(screen: str) -> str:
+    """The screen's words in one line: what was wrapped reads whole again."""
+    return " ".join(screen.split())

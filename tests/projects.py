@@ -46,6 +46,22 @@ DEFAULT_ANSWERS: dict[str, Any] = {
 PROJECT_STEP_IDS = ("dependencies", "build", "test", "run")
 
 
+def copier_renders(templates: Path, value: object, **answers: Any) -> Any:
+    """A templated value of copier.yml (a question's `choices` or `default`) as plain
+    copier renders it: with its loader at the template root, its default Ansible
+    filters and `_copier_conf.src_path`; a rendered `choices` parsed as YAML, as copier
+    parses it. A value that is no template is returned as it is."""
+    from jinja2 import FileSystemLoader
+    from jinja2.sandbox import SandboxedEnvironment
+
+    if not isinstance(value, str):
+        return value
+    environment = SandboxedEnvironment(loader=FileSystemLoader(str(templates)),
+                                       extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"])
+    text = environment.from_string(value).render(_copier_conf={"src_path": templates}, **answers)
+    return yaml.safe_load(text) if text.lstrip().startswith("[") else text
+
+
 def section(markdown: str, heading: str) -> str:
     """The text of the `## HEADING` section of a Markdown text."""
     _, found, rest = markdown.partition(f"\n## {heading}\n")

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.projects import answers as make_answers
-from tests.projects import render
+from tests.projects import copier_renders, render
 from yowasm.errors import MissingAnswersError, UsageError
 from yowasm.languages import templates_dir
 from yowasm.questionnaire import QUESTIONS, check_given, example_answer, resolve_answers
@@ -27,11 +27,20 @@ def test_same_questions_in_the_same_order():
     assert [question.key for question in QUESTIONS] == ASKED
 
 
-def test_same_choices():
+@pytest.mark.parametrize("runtime", ["wasmtime", "krustlet"])
+def test_same_choices(runtime):
+    """copier.yml's runtime and node choices are templates that list the runtime data."""
     for question in QUESTIONS:
-        choices = COPIER[question.key].get("choices")
-        if choices and question.key != "registry":
+        choices = copier_renders(templates_dir(), COPIER[question.key].get("choices"), runtime=runtime)
+        if question.key == "krustlet_node" and runtime != "krustlet":
+            assert choices == [], choices  # asked only for a runtime with node kinds
+        elif choices and question.key != "registry":
             assert list(question.choices) == choices, question.key
+
+
+def test_same_runtime_default():
+    default = copier_renders(templates_dir(), COPIER["runtime"]["default"], name="hello-wasm", author="Ann Lee")
+    assert default == next(question for question in QUESTIONS if question.key == "runtime").default({}) == "wasmtime"
 
 
 def test_defaults_resolve_without_asking():

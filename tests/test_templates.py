@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import require_tool
-from tests.projects import answers, render
+from tests.projects import answers, copier_renders, render
 from yowasm.languages import language_facts, templates_dir
 from yowasm.model import KrustletNode, Language, Runtime
 from yowasm.runtimes import runtime_facts
@@ -113,14 +114,18 @@ def test_a_project_has_exactly_its_runtime_files(projects, variant):
     assert present == set(chosen.runtime_facts.files)
 
 
-def test_runtime_files_name_the_runtimes_copier_offers():
+def test_runtime_files_are_the_runtimes_yowasm_and_copier_offer():
     copier = yaml.safe_load((templates_dir() / "copier.yml").read_text())
     files = sorted(path.stem for path in (templates_dir() / "runtimes").glob("*.yml"))
-    assert copier["runtime"]["choices"] == [runtime.value for runtime in Runtime]
-    assert sorted(copier["runtime"]["choices"]) == files
+    assert files == ["krustlet", "runwasi", "spin", "wagi", "wasmtime"]
+    assert [runtime.value for runtime in Runtime] == files
+    assert copier_renders(templates_dir(), copier["runtime"]["choices"]) == files
     for runtime in Runtime:
         facts = runtime_facts(runtime)
         assert facts.description and facts.layouts and facts.title
+        assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", runtime.value), "a runtime file's name is a --runtime value"
+    assert [runtime.value for runtime in Runtime if runtime_facts(runtime).default] == ["wasmtime"]
+    assert Runtime.default() is Runtime.WASMTIME
 
 
 @pytest.mark.parametrize("variant", [variant for variant in VARIANTS if "-spin" in variant])
@@ -382,7 +387,7 @@ def test_every_action_is_pinned_to_a_commit(projects):
 
 
 #: Files the templates import, not render.
-MACROS = {"facts.jinja", "runtime.jinja", "rules.jinja"}
+MACROS = {"facts.jinja", "runtime.jinja", "runtimes.jinja", "rules.jinja"}
 
 
 def test_language_folders_share_every_common_item():

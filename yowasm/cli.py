@@ -64,6 +64,19 @@ class _DefaultTargetBeforeDoubleDash(TyperCommand):
         return super().parse_args(ctx, args)
 
 
+class _NewCommand(TyperCommand):
+    """`new --help` names the runtimes as the runtime files do: read when the help is
+    shown, not at every start, as reading the default parses the files."""
+
+    def format_help(self, ctx, formatter):
+        from yowasm.model import Runtime
+
+        for param in self.params:
+            if param.name == "runtime":
+                param.help = f"{' | '.join(runtime.value for runtime in Runtime)} [default: {Runtime.default()}]."
+        return super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
     cls=_Group,
     name="yowasm",
@@ -123,7 +136,7 @@ def _root(
     """Start WebAssembly projects and carry them to a registry."""
 
 
-@app.command()
+@app.command(cls=_NewCommand)
 def new(
     directory: Optional[Path] = typer.Argument(
         None, help="Folder to create (default: the module name).", show_default=False
@@ -132,7 +145,8 @@ def new(
     description: Optional[str] = typer.Option(None, help="One-line description."),
     author: Optional[str] = typer.Option(None, help="Author [default: git user.name, then $USER]."),
     language: Optional[str] = typer.Option(None, help="rust | c | assemblyscript | tinygo [default: rust]."),
-    runtime: Optional[str] = typer.Option(None, help="wasmtime | wagi | krustlet | spin | runwasi [default: wasmtime]."),
+    # Its help lists the runtime files: written by _NewCommand when the help is shown.
+    runtime: Optional[str] = typer.Option(None, help="The target runtime."),
     krustlet_node: Optional[str] = typer.Option(None, help="wasi | wagi, with --runtime krustlet [default: wasi]."),
     registry: Optional[str] = typer.Option(
         None, help="ghcr | acr | dockerhub | none | HOST[:PORT] [default: ghcr]."

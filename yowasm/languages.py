@@ -10,30 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-from typing import Any
 
 from yowasm.model import Language
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def templates_dir() -> Path:
-    """The copier template root: inside the package when installed, beside it in a checkout."""
-    for candidate in (PACKAGE_DIR / "templates", PACKAGE_DIR.parent / "templates"):
-        if (candidate / "copier.yml").is_file():
-            return candidate
-    raise FileNotFoundError("yowasm's templates are missing from this installation")
-
-
-def load_packaged_yaml(path: Path) -> Any:
-    """A YAML file shipped with yowasm (its own data, so read without the bounds of
-    yowasm.readers), parsed by PyYAML's libyaml binding where it has one: the same safe
-    loader with the parser in C, several times faster than the pure-Python one."""
-    import yaml
-
-    with path.open(encoding="utf-8") as file:
-        return yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+from yowasm.packaged import load_packaged_yaml, templates_dir
 
 
 @dataclass(frozen=True)

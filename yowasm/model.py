@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from yowasm.errors import UsageError, ValidationError
+from yowasm.packaged import templates_dir
 from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
 
 if TYPE_CHECKING:
@@ -34,7 +35,12 @@ class Choice(str, Enum):
             if member.value.lower() == text.lower():
                 return member
         choices = ", ".join(member.value for member in cls)
-        raise ValidationError(field, value, f"must be one of {choices}", next(iter(cls)).value)
+        raise ValidationError(field, value, f"must be one of {choices}", cls.default().value)
+
+    @classmethod
+    def default(cls):
+        """The member taken when none is given (the example of a refusal): the first."""
+        return next(iter(cls))
 
 
 class Language(Choice):
@@ -48,14 +54,28 @@ class Language(Choice):
         return {"rust": "Rust", "c": "C", "assemblyscript": "AssemblyScript", "tinygo": "TinyGo"}[self.value]
 
 
-class Runtime(Choice):
-    """The runtimes; what each one is lives in templates/runtimes/<value>.yml."""
+class _RuntimeChoice(Choice):
+    """A runtime: templates/runtimes/<value>.yml says what it is (yowasm.runtimes)."""
 
-    WASMTIME = "wasmtime"
-    WAGI = "wagi"
-    KRUSTLET = "krustlet"
-    SPIN = "spin"
-    RUNWASI = "runwasi"
+    @classmethod
+    def default(cls):
+        """The runtime whose file says `default: true`."""
+        from yowasm.runtimes import default_runtime
+
+        return default_runtime()
+
+
+def _runtime_names() -> list[str]:
+    """The names of the runtime files, in name order: listed, not parsed, as commands
+    that never read a runtime's facts (`yowasm run`) import this module too."""
+    return sorted(path.name.removesuffix(".yml") for path in (templates_dir() / "runtimes").glob("*.yml"))
+
+
+#: The runtimes, one member per runtime file (Runtime.WASMTIME is wasmtime.yml's), so
+#: that adding a runtime is adding its file.
+Runtime = _RuntimeChoice(
+    "Runtime", [(name.upper().replace("-", "_"), name) for name in _runtime_names()], module=__name__, qualname="Runtime"
+)
 
 
 class KrustletNode(Choice):
@@ -101,7 +121,7 @@ class RegistryKind(Choice):
 
 @cache
 def rules() -> dict[str, Any]:
-    from yowasm.languages import load_packaged_yaml, templates_dir
+    from yowasm.packaged import load_packaged_yaml
 
     return load_packaged_yaml(templates_dir() / "rules.yml")
 

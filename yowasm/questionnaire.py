@@ -95,7 +95,7 @@ def choice_descriptions(key: str) -> Mapping[str, str]:
         return {language.value: language_facts(language).summary for language in Language}
     if key == "runtime":
         return {runtime.value: runtime_facts(runtime).description for runtime in Runtime}
-    from yowasm.languages import load_packaged_yaml
+    from yowasm.packaged import load_packaged_yaml
 
     table = load_packaged_yaml(Path(__file__).with_name("choices.yml"))
     return table.get(key, {})
@@ -182,7 +182,7 @@ QUESTIONS: tuple[Question, ...] = (
         "runtime",
         "Target runtime",
         lambda answers, value: Runtime.parse(value, "runtime"),
-        default=lambda answers: Runtime.WASMTIME.value,
+        default=lambda answers: Runtime.default().value,
         choices=_choices(Runtime),
     ),
     Question(
@@ -342,7 +342,7 @@ def _check_combinable(known: Answers, given_keys: set[str]) -> None:
     always one)."""
     open_questions = [question for question in QUESTIONS if question.choices and question.key not in known]
     first_refusal: UsageError | None = None
-    for choices in itertools.product(*(question.choices for question in open_questions)):
+    for choices in itertools.product(*(_default_first(question, known) for question in open_questions)):
         completion = {question.key: choice for question, choice in zip(open_questions, choices)}
         data = {**_PLACEHOLDERS, **{key: value for key, value in known.items() if key in QUESTION_KEYS}, **completion}
         try:
@@ -356,6 +356,17 @@ def _check_combinable(known: Answers, given_keys: set[str]) -> None:
         first_refusal = first_refusal or _inapplicable_error(inapplicable)
     if first_refusal is not None:
         raise first_refusal
+
+
+def _default_first(question: Question, known: Answers) -> tuple[str, ...]:
+    """QUESTION's choices, its default (when the KNOWN answers settle it) first: the
+    completion tried first, and so the refusal reported, is the one a user gets by
+    taking the defaults."""
+    try:
+        default = question.default(known)
+    except (KeyError, ValidationError):
+        return question.choices
+    return tuple(sorted(question.choices, key=lambda choice: choice != default))
 
 
 def _answer_check(question: Question, view: Answers, given: Answers) -> AnswerCheck:

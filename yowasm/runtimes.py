@@ -3,8 +3,10 @@
 Each templates/runtimes/<runtime>.yml says what kind of module the runtime runs,
 whether it needs a registry, which artifact layouts it pulls, which files it adds and
 what to do next. copier.yml and the shared templates include the same file
-(_shared/runtime.jinja), so yowasm's rules and the rendered project never disagree;
-adding a runtime is one such file, its template files and its tests.
+(_shared/runtime.jinja), so yowasm's rules and the rendered project never disagree.
+The runtimes themselves are the files' names: yowasm.model.Runtime has a member per
+file, and copier.yml lists the same folder (_shared/runtimes.jinja), so adding a
+runtime is one such file, its template files and its tests.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class RuntimeFacts:
     name_rule: NameRule | None = None
     #: What changes with the Krustlet node kind (empty for other runtimes).
     nodes: Mapping[KrustletNode, Mapping[str, Any]] | None = None
+    #: Whether this is the runtime taken when none is chosen (one file says so).
+    default: bool = False
 
     @property
     def is_handler(self) -> bool:
@@ -78,8 +82,14 @@ class RuntimeFacts:
 
 
 @cache
+def default_runtime() -> Runtime:
+    """The runtime whose file says `default: true` (a test checks that exactly one does)."""
+    return next(runtime for runtime in Runtime if runtime_facts(runtime).default)
+
+
+@cache
 def runtime_facts(runtime: Runtime) -> RuntimeFacts:
-    from yowasm.languages import load_packaged_yaml, templates_dir
+    from yowasm.packaged import load_packaged_yaml, templates_dir
 
     raw = load_packaged_yaml(templates_dir() / "runtimes" / f"{runtime.value}.yml")
     return RuntimeFacts(
@@ -93,4 +103,5 @@ def runtime_facts(runtime: Runtime) -> RuntimeFacts:
         next_steps=tuple(NextStep(**step) for step in raw["next_steps"]),
         name_rule=NameRule(**raw["name"]) if raw.get("name") else None,
         nodes={KrustletNode(node): overrides for node, overrides in raw["nodes"].items()} if raw.get("nodes") else None,
+        default=raw.get("default", False) is True,
     )

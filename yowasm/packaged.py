@@ -1,0 +1,28 @@
+"""Where yowasm's own data is (the copier templates and the files beside them) and how
+it is read: a module of its own, so that the domain model can list the runtime files
+without importing what reads languages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def templates_dir() -> Path:
+    """The copier template root: inside the package when installed, beside it in a checkout."""
+    for candidate in (PACKAGE_DIR / "templates", PACKAGE_DIR.parent / "templates"):
+        if (candidate / "copier.yml").is_file():
+            return candidate
+    raise FileNotFoundError("yowasm's templates are missing from this installation")
+
+
+def load_packaged_yaml(path: Path) -> Any:
+    """A YAML file shipped with yowasm (its own data, so read without the bounds of
+    yowasm.readers), parsed by PyYAML's libyaml binding where it has one: the same safe
+    loader with the parser in C, several times faster than the pure-Python one."""
+    import yaml
+
+    with path.open(encoding="utf-8") as file:
+        return yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
