@@ -56,3 +56,16 @@ def test_env_file(tmp_path):
     env.write_text("oops\n")
     with pytest.raises(ServeError, match="line 1"):
         parse_env_file(env)
+
+
+def test_a_refused_value_is_quoted_bounded_and_with_its_controls_spelled_out(tmp_path):
+    """A modules.toml is outside text: a refusal quotes a recognisable start of the bad
+    value, not a whole table, and no terminal control in it acts."""
+    long_route = "\x1b]52;c;Y2xpcGJvYXJk\x07" + "x" * 5000
+    (tmp_path / "modules.toml").write_text(f'[[module]]\nroute = "{long_route}"\nmodule = "x.wasm"\n'.replace(
+        "\x1b", "\\u001b").replace("\x07", "\\u0007"))
+    with pytest.raises(ServeError) as refused:
+        load_modules_toml(tmp_path / "modules.toml")
+    message = refused.value.message
+    assert message.startswith("Invalid route '\\x1b]52;c;Y2xpcGJvYXJk\\x07xxx") and "must start with '/'" in message
+    assert len(message) < 400 and "\x1b" not in message and "\x07" not in message

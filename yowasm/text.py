@@ -32,6 +32,20 @@ def literal(text: object, *, single_line: bool = False) -> str:
     return shown
 
 
+#: How much of an outside value a message quotes: enough to recognise it.
+QUOTED_CHARS = 120
+
+
+def quoted(value: object, *, limit: int = QUOTED_CHARS) -> str:
+    """VALUE as a message quotes it: its repr, cut after LIMIT characters ("...") so
+    that a whole table or file does not flood the terminal, and on one line, spelled
+    out by `literal`."""
+    shown = repr(value)
+    if len(shown) > limit:
+        shown = f"{shown[:limit]}..."
+    return literal(shown, single_line=True)
+
+
 def shell_quote(argument: str | PathLike[str]) -> str:
     """One argument quoted for a POSIX shell, left bare when it needs no quotes."""
     return shlex.quote(str(argument))

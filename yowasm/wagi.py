@@ -15,6 +15,7 @@ from typing import Any
 
 from yowasm.errors import ServeError
 from yowasm.readers import read_text, read_toml
+from yowasm.text import literal, quoted
 
 WILDCARD = "/..."
 DEFAULT_ARGV = "${SCRIPT_NAME} ${ARGS}"
@@ -60,7 +61,7 @@ class Route:
 
 def _invalid(where: str, field_name: str, value: Any, rule: str, example: str) -> ServeError:
     return ServeError(
-        f"Invalid {field_name} {value!r} in {where}: {rule}.",
+        f"Invalid {field_name} {quoted(value)} in {literal(where, single_line=True)}: {rule}.",
         hint=f"Example of a valid {field_name}: {example}",
         exit_code=2,
     )
