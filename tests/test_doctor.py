@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLANG_INSTALL, path_without, require_tool
+from tests.projects import render
 from yowasm.doctor import Status, diagnose
 from yowasm.model import Language
 from yowasm.project import load_project
@@ -80,6 +81,15 @@ def test_optional_tools_never_make_a_toolchain_incomplete(c_project, tmp_path, m
     wasmtime_cli = by_name(diagnosis)["wasmtime"]
     assert wasmtime_cli.status is Status.MISSING and wasmtime_cli.optional and not wasmtime_cli.blocking
     assert not diagnosis.project_incomplete
+
+
+def test_doctor_and_the_readme_give_the_same_wasmtime_install_command(c_project, tmp_path, monkeypatch):
+    """templates/tools.yml says how to install the wasmtime CLI, once for both."""
+    monkeypatch.setenv("PATH", path_without(tmp_path, "wasmtime"))
+    install = by_name(diagnose(c_project))["wasmtime"].install
+    assert install == "curl https://wasmtime.dev/install.sh -sSf | bash"
+    readme = (render(tmp_path / "rendered", language="c") / "README.md").read_text()
+    assert "| `wasmtime` (optional) |" in readme and f"`{install.replace('|', chr(92) + '|')}` |" in readme
 
 
 def test_run_target_uses_the_wasmtime_cli_when_it_is_there(c_project):

@@ -8,29 +8,21 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from pathlib import Path
 
 from yowasm.languages import LanguageFacts, TargetCheck, Tool, language_facts
 from yowasm.model import Language
+from yowasm.packaged import load_packaged_yaml, templates_dir
 from yowasm.project import Project
 
-#: The wasmtime CLI: the README's `wasmtime run` lines and the VS Code debugger need
-#: it; the run target and `yowasm run` do not, so it never makes a toolchain incomplete.
-WASMTIME_CLI = Tool(
-    name="wasmtime",
-    check="wasmtime --version",
-    install="curl https://wasmtime.dev/install.sh -sSf | bash",
-    purpose="the wasmtime CLI, for `wasmtime run` and the VS Code debugger (the run target works without it)",
-    optional=True,
-)
-#: A WAGI project's README sends its example request to `yowasm serve` with curl.
-HTTP_CLIENT = Tool(
-    name="curl",
-    check="curl --version",
-    install="sudo apt-get install curl",
-    purpose="sends the README's example request to yowasm serve (any HTTP client will do)",
-    optional=True,
-)
+@cache
+def shared_tool(name: str) -> Tool:
+    """A tool of templates/tools.yml, which any language's project may use: `wasmtime`
+    (the CLI, optional) or `curl` (for a handler's example request)."""
+    return Tool(**load_packaged_yaml(templates_dir() / "tools.yml")[name])
+
+
 #: What every project's run target (`make run`, `npm start`) does: the wasmtime CLI
 #: when it is on PATH, else `yowasm run`; with neither, the run target cannot work.
 RUN_TARGET_CHECK = (
@@ -44,7 +36,7 @@ def run_target(facts: LanguageFacts) -> Tool:
     yowasm on PATH (a yowasm started by path, e.g. from an inactive venv, is not)."""
     beside_python = Path(sys.executable).parent
     install = (f'export PATH="{beside_python}:$PATH"' if (beside_python / "yowasm").is_file()
-               else WASMTIME_CLI.install)
+               else shared_tool("wasmtime").install)
     return Tool(name=facts.run, check=RUN_TARGET_CHECK, install=install,
                 purpose="runs the module with the wasmtime CLI, else with yowasm run (either on PATH)")
 
@@ -98,9 +90,9 @@ def diagnose(project: Project | None = None) -> Diagnosis:
             checks += [(facts, tool) for tool in facts.tools]
             checks.append((facts, facts.target))
             checks.append((facts, run_target(facts)))
-            checks.append((facts, WASMTIME_CLI))
+            checks.append((facts, shared_tool("wasmtime")))
             if project is not None and project.answers.is_handler:
-                checks.append((facts, HTTP_CLIENT))
+                checks.append((facts, shared_tool("curl")))
         with ThreadPoolExecutor(max_workers=8) as pool:
             findings = tuple(pool.map(lambda check: _check(*check, workdir, project is not None), checks))
     return Diagnosis(findings, project, tuple(project.pending_merges()) if project else ())
