@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLANG_INSTALL, require_tool
+from tests.projects import render
 from yowasm.build import build_project, current_build, ensure_built
 from yowasm.errors import BuildError, ToolError
 from yowasm.project import load_project
@@ -152,3 +153,24 @@ def test_build_output_and_ignored_folders_do_not_count(tmp_path, capfd, output):
     (root / output).write_text("made by a build\n")
     set_mtime(root / output, 5)
     assert current_build(project) is not None
+
+
+@pytest.mark.parametrize("language, edited", [
+    ("rust", ".cargo/config.toml"), ("rust", "Cargo.lock"), ("rust", "src/util.rs"), ("rust", "build.rs"),
+    ("tinygo", "go.sum"), ("tinygo", "util.go"), ("c", "src/util.h"),
+    ("assemblyscript", "package-lock.json"), ("assemblyscript", "assembly/util.ts"),
+])
+def test_serve_watch_rebuilds_when_any_file_the_build_reads_changes(tmp_path, language, edited):
+    """`yowasm serve --watch` rebuilds when Project.module_is_stale says so. The module
+    is a stand-in file: the check compares modification times only, and building it
+    for real is the generated-project tests' work."""
+    project = load_project(render(tmp_path / language, language=language))
+    project.module_path.parent.mkdir(parents=True)
+    project.module_path.write_bytes(b"\0asm\1\0\0\0")
+    set_mtime(project.module_path, 2)
+    assert not project.module_is_stale()
+    path = project.root / edited
+    if not path.exists():
+        path.write_text("added\n")
+    set_mtime(path, 5)
+    assert project.module_is_stale()

@@ -18,6 +18,7 @@ from tests.conftest import require_tool
 from tests.projects import answers, copier_renders, render
 from yowasm.languages import language_facts, templates_dir
 from yowasm.model import KrustletNode, Language, Runtime
+from yowasm.project import load_project
 from yowasm.runtimes import runtime_facts
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -142,12 +143,8 @@ def test_spin_toml_passes_spins_manifest_schema(projects, variant):
     facts = language_facts(Language(VARIANTS[variant].get("language", "rust")))
     assert component["source"] == "build/hello-wasm.wasm"
     assert component["build"]["command"] in (facts.build, [facts.setup, facts.build])
-    project = projects[variant]
-    watched = {path for glob in component["build"]["watch"] for path in project.glob(glob)}
-    for source in facts.sources:  # `spin watch` rebuilds when any source file changes
-        root = project / source
-        for path in root.rglob("*") if root.is_dir() else [root]:
-            assert path.is_dir() or path in watched, path
+    # `spin watch` rebuilds when any file the build reads changes, as `yowasm serve --watch` does.
+    assert component["build"]["watch"] == list(facts.sources)
 
 
 def test_spin_manifest_schema_refuses_a_bad_manifest():
@@ -231,11 +228,28 @@ def test_spin_release_pushes_with_spin_registry_push_from_the_pinned_setup_actio
 @pytest.mark.parametrize("runtime, same_as", [("spin", "wagi"), ("runwasi", "wasmtime")])
 def test_new_runtimes_run_the_same_module_code(projects, language, runtime, same_as):
     """Spin's wagi executor runs the WAGI handler unchanged; runwasi runs the console module."""
-    for source in language_facts(Language(language)).sources:
-        left, right = projects[f"{language}-{runtime}"] / source, projects[f"{language}-{same_as}"] / source
-        for path in left.rglob("*") if left.is_dir() else [left]:
-            if path.is_file():
-                assert path.read_bytes() == (right / path.relative_to(left)).read_bytes(), path
+    left, right = projects[f"{language}-{runtime}"], projects[f"{language}-{same_as}"]
+    sources = load_project(left).source_files()
+    assert sources
+    for path in sources:
+        assert path.read_bytes() == (right / path.relative_to(left)).read_bytes(), path
+
+
+#: What a rendered project holds that no build reads.
+NOT_READ_BY_THE_BUILD = {"README.md", "LICENSE", ".copier-answers.yml", ".gitignore", ".editorconfig"}
+NOT_READ_BY_THE_BUILD_FOLDERS = {".github", ".vscode", "tests"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_source_globs_match_every_file_the_build_reads(projects, language):
+    """`yowasm serve --watch` and `spin watch` rebuild when a source changes: every
+    rendered file that goes into the module must be one."""
+    project = projects[f"{language}-wasmtime"]
+    read_by_the_build = {
+        path for path in project.rglob("*")
+        if path.is_file() and path.name not in NOT_READ_BY_THE_BUILD and not path.name.endswith("_test.go")
+        and not NOT_READ_BY_THE_BUILD_FOLDERS & set(path.relative_to(project).parts)}
+    assert read_by_the_build and read_by_the_build <= load_project(project).source_files()
 
 
 def test_krustlet_readme_points_to_its_maintained_successors(projects):

@@ -45,6 +45,7 @@ class LanguageFacts:
     build: str
     test: str
     run: str
+    #: Globs, relative to the project, of the files the build reads.
     sources: tuple[str, ...]
     tools: tuple[Tool, ...]
     target: TargetCheck

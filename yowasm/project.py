@@ -91,14 +91,18 @@ class Project:
     def modules_toml(self) -> Path:
         return self.root / "modules.toml"
 
+    def source_files(self) -> set[Path]:
+        """The files the build reads: those the language's source globs match."""
+        return {path for pattern in self.facts.sources for path in self.root.glob(pattern) if path.is_file()}
+
     def newest_source_time(self) -> float:
         """The modification time of the newest source file (0 when there is none)."""
         newest = 0.0
-        for source in self.facts.sources:
-            path = self.root / source
-            for file in path.rglob("*") if path.is_dir() else [path]:
-                if file.is_file():
-                    newest = max(newest, file.stat().st_mtime)
+        for path in self.source_files():
+            try:
+                newest = max(newest, path.stat().st_mtime)
+            except FileNotFoundError:  # removed meanwhile
+                pass
         return newest
 
     def module_is_stale(self) -> bool:
