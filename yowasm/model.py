@@ -39,7 +39,8 @@ class Choice(str, Enum):
 
     @classmethod
     def default(cls):
-        """The member taken when none is given (the example of a refusal): the first."""
+        """The member a refusal gives as its example: the first, which for most choices
+        is also the one taken when none is given."""
         return next(iter(cls))
 
 
