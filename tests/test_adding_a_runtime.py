@@ -105,3 +105,15 @@ def test_one_runtime_file_and_its_template_make_a_runtime_for_yowasm_and_plain_c
     assert listed[:6] == ["krustlet", "runwasi", "spin", "wagi", "wasmedge", "wasmtime"], screen
     term.child.close()
 
+
+
+def test_plain_copier_lists_the_runtime_files_of_a_template_in_a_folder_named_like_a_glob(tmp_path):
+    """copier.yml lists templates/runtimes with a glob under the template's own path;
+    a path holding glob characters ([, *, ?) must name itself, not a pattern."""
+    templates = tmp_path / "team [wasm]*?" / "templates"
+    shutil.copytree(CHECKOUT / "templates", templates, symlinks=True)
+    command = [sys.executable, "-m", "copier", "copy", "--defaults", "--quiet", "--data", "name=hello",
+               "--data", "author=Ann Lee", "--data", "runtime=spin", str(templates), str(tmp_path / "out")]
+    subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+                   check=True)
+    assert yaml.safe_load((tmp_path / "out/.copier-answers.yml").read_text())["runtime"] == "spin"
