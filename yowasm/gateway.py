@@ -34,6 +34,9 @@ TICK_SECONDS = 0.05
 #: How long a quick run (on the server's event loop) may take: after 2 ticks it has run
 #: for more than one whole tick, so it is slow, not unlucky in when it started.
 QUICK_TICKS = 2
+#: WASI calls that can block in the host, where no epoch check can stop them (a sleep):
+#: a module importing one never runs on the event loop.
+HOST_BLOCKING = {"poll_oneoff"}
 MiB = 1024 * 1024
 MISSING_HEADERS = b"Exactly one of 'location' or 'content-type' must be specified"
 NOT_PASSED = {"authorization", "connection"}
@@ -88,6 +91,8 @@ class LoadedRoute:
     #: Which load this is: a reload compiles the module files afresh.
     generation: int
     limit: threading.BoundedSemaphore | None = None
+    #: Whether it may run on the server's event loop (Gateway.handle_quickly).
+    quick: bool = False
 
 
 LogLine = Callable[[str], None]
@@ -164,8 +169,8 @@ class Gateway:
         self._fetch_oci = fetch_oci
         self._stop = threading.Event()
         self._generation = 0
-        #: (module path, generation) of the routes that overran a quick run.
-        self._slow: set[tuple[str, int]] = set()
+        #: (route, entrypoint, module path, generation) of the routes that overran a quick run.
+        self._slow: set[tuple[str, str, str, int]] = set()
         self._all_slots = [Slot() for _ in range(max(1, settings.slots))]
         self._free: queue.SimpleQueue[Slot] = queue.SimpleQueue()
         for slot in self._all_slots:
@@ -185,6 +190,7 @@ class Gateway:
     def _load(self, routes: list[Route]) -> list[LoadedRoute]:
         loaded_routes: list[LoadedRoute] = []
         listings: dict[str, str | None] = {}
+        blocking: dict[str, bool] = {}
         resolved: list[Route] = []
         self._generation += 1
         slot = self._free.get()
@@ -195,15 +201,18 @@ class Gateway:
                     if self._fetch_oci is None:
                         raise ServeError(f"{route.source}: oci: modules need a registry connection.")
                     path = str(self._fetch_oci(route.module[len("oci:"):]))
-                loaded = _loaded(route, path, self._generation)
+                if path not in listings:
+                    module = slot.instance_pre(_loaded(route, path, self._generation, blocks=True)).module
+                    blocking[path] = any(item.name in HOST_BLOCKING for item in module.imports)
+                loaded = _loaded(route, path, self._generation, blocks=blocking[path])
                 loaded_routes.append(loaded)
                 resolved.append(replace(route, module=path))
                 if path not in listings:
-                    module = slot.instance_pre(loaded).module
                     has_routes = any(export.name == "_routes" for export in module.exports)
                     listings[path] = self._call_routes(slot, loaded) if has_routes else None
                 if listings[path] is not None:
-                    loaded_routes += [_loaded(extra, path, self._generation) for extra in sub_routes(route, listings[path])]
+                    loaded_routes += [_loaded(extra, path, self._generation, blocks=blocking[path])
+                                      for extra in sub_routes(route, listings[path])]
             if loaded_routes:
                 self._warm_up(slot, loaded_routes[0])
         finally:
@@ -275,8 +284,8 @@ class Gateway:
     def handle_quickly(self, request: Request) -> Response | None:
         """REQUEST's response if its handler can run on the calling thread (the
         server's event loop) and finishes within QUICK_TICKS; None when it may not
-        (a slow route, one with volumes or a concurrency limit, no free slot) or did
-        not, and then the caller runs handle() on a thread of its own.
+        (a slow route, one with volumes or a concurrency limit, a module that can sleep,
+        no free slot) or did not, and then the caller runs handle() on a thread of its own.
 
         Running a request again from the start is safe for a handler with no volumes:
         nothing it did outlives its instance. A route that overran once is slow from
@@ -285,8 +294,8 @@ class Gateway:
         if isinstance(planned, Response):
             return planned
         target, argv, env = planned
-        key = (target.path, target.generation)
-        if target.limit or target.route.volumes or key in self._slow:
+        key = (target.route.route, target.route.entrypoint, target.path, target.generation)
+        if not target.quick or key in self._slow:
             return None
         try:
             slot = self._free.get_nowait()
@@ -437,9 +446,12 @@ class Gateway:
         return plain(502, "Bad Gateway: the handler's response is too large\n")
 
 
-def _loaded(route: Route, path: str, generation: int) -> LoadedRoute:
+def _loaded(route: Route, path: str, generation: int, *, blocks: bool) -> LoadedRoute:
     limit = threading.BoundedSemaphore(route.http_max_concurrency) if route.http_max_concurrency else None
-    return LoadedRoute(route, path, generation, limit)
+    # Run again from the start after a quick run overran, a handler must have done
+    # nothing outside its instance (no volumes), and the loop must not wait on a lock.
+    quick = not (blocks or route.volumes or limit)
+    return LoadedRoute(route, path, generation, limit, quick)
 
 
 def _bad_gateway(why: str) -> Response:

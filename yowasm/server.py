@@ -20,6 +20,7 @@ import asyncio
 import os
 import pickle
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -28,7 +29,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -47,6 +48,8 @@ CLIENT_GONE = 499
 RESERVED_DESCRIPTORS = 64
 #: Connections the kernel holds for the workers to accept.
 LISTEN_BACKLOG = 2048
+#: How long `serve` waits for its workers to serve before it says it is serving.
+WORKER_START_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,15 @@ class _Server(uvicorn.Server):
     back to its real backlog. A worker busy running a handler is not waiting on the
     socket, so the next connection goes to one that is."""
 
+    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None] = lambda: None):
+        super().__init__(config)
+        self._on_started = on_started
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         for listener in sockets or ():
             listener.listen(LISTEN_BACKLOG)
+        self._on_started()
 
 
 class _Config(uvicorn.Config):
@@ -173,8 +181,8 @@ class _Plan:
 
 
 class GatewayApp:
-    """The ASGI application: reads the request (bounded), runs the handler on a thread
-    of its own, sends the response."""
+    """The ASGI application: reads the request (bounded), runs the handler (here while
+    it is quick, else on a thread of its own), sends the response."""
 
     def __init__(self, plan: _Plan, *, log_error: LogLine, access_logger: Callable[[], LogAccess],
                  gateway: Gateway):
@@ -348,21 +356,35 @@ class _Workers:
         self._processes: list[subprocess.Popen] = []
         self._stopping = threading.Event()
 
-    def start(self, count: int) -> None:
-        self._processes = [self._spawn() for _ in range(count)]
+    def start(self, count: int, *, wait: float = WORKER_START_SECONDS) -> None:
+        """Start COUNT workers and wait (up to WAIT seconds) until each serves or gives up."""
+        started = [self._spawn() for _ in range(count)]
+        self._processes = [process for process, _ in started]
+        deadline = time.monotonic() + wait
+        for _, ready in started:
+            if ready is not None:
+                with ready:
+                    select.select([ready], [], [], max(0.0, deadline - time.monotonic()))
         if count:
             threading.Thread(target=self._supervise, daemon=True, name="workers").start()
 
-    def _spawn(self) -> subprocess.Popen | _Gone:
+    def _spawn(self) -> tuple[subprocess.Popen | _Gone, BinaryIO | None]:
+        """A new worker, and a pipe that is readable once it serves (or has died)."""
+        ready_read, ready_write = os.pipe()
         try:
-            process = subprocess.Popen([sys.executable, "-m", "yowasm.server", str(self._listener), str(os.getpid())],
-                                       stdin=subprocess.PIPE, pass_fds=(self._listener,), start_new_session=True)
+            process = subprocess.Popen([sys.executable, "-m", "yowasm.server", str(self._listener), str(os.getpid()),
+                                        str(ready_write)],
+                                       stdin=subprocess.PIPE, pass_fds=(self._listener, ready_write),
+                                       start_new_session=True)
             process.stdin.write(self._payload)
             process.stdin.close()
         except (OSError, ValueError) as error:  # out of processes, memory or descriptors
+            os.close(ready_read)
             self._log_error(f"Cannot start a worker process: {getattr(error, 'strerror', None) or error}")
-            return _Gone(STARTUP_FAILURE)
-        return process
+            return _Gone(STARTUP_FAILURE), None
+        finally:
+            os.close(ready_write)
+        return process, os.fdopen(ready_read, "rb")
 
     def _supervise(self) -> None:
         while not self._stopping.wait(0.5):
@@ -375,7 +397,9 @@ class _Workers:
                     self._processes[index] = _Gone(code)
                 else:
                     self._log_error(f"Worker {process.pid} stopped (exit code {code}); starting another.")
-                    self._processes[index] = self._spawn()
+                    self._processes[index], ready = self._spawn()
+                    if ready is not None:
+                        ready.close()
 
     def reload(self) -> None:
         for process in self._processes:
@@ -415,8 +439,8 @@ class _Gone:
 STARTUP_FAILURE = 3
 
 
-def _worker(descriptor: int, parent: int) -> None:
-    """One more worker process (see _Workers)."""
+def _worker(descriptor: int, parent: int, ready: int) -> None:
+    """One more worker process (see _Workers); it closes READY once it serves."""
     plan, log_error, access_logger = pickle.load(sys.stdin.buffer)
     listener = socket.socket(fileno=descriptor)
     try:
@@ -441,7 +465,7 @@ def _worker(descriptor: int, parent: int) -> None:
     signal.signal(signal.SIGHUP, lambda number, frame: threading.Thread(target=reload).start())
     app = GatewayApp(plan, log_error=log_error, access_logger=access_logger, gateway=gateway)
     try:
-        _Server(_config(app, plan)).run(sockets=[listener])
+        _Server(_config(app, plan), on_started=lambda: os.close(ready)).run(sockets=[listener])
     finally:
         gateway.close()
 
@@ -471,4 +495,4 @@ def parse_size(value: str, option: str) -> int:
 
 
 if __name__ == "__main__":
-    _worker(int(sys.argv[1]), int(sys.argv[2]))
+    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
