@@ -5,7 +5,7 @@ Each round starts fresh servers for the C and Rust hello WAGI handlers and loads
 with wrk at 1, 8 and 32 keep-alive connections, then measures, in the same round:
 
 - the HTTP floor: the same server answering /healthz (same uvicorn, protocol, app and
-  thread hop, no wasm);
+  routing, no wasm);
 - the wasm floor: the gateway's own handler path (Gateway.handle: environment,
   instantiate, run, parse) in this process on one thread, no HTTP;
 - for reference, the floor as issue 11 measured it: instantiate + run with a Python

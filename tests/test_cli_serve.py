@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -32,9 +33,10 @@ def behave(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def handlers(tmp_path_factory) -> Path:
     """A modules.toml of the WAT handlers: /echo/... writes its request body back as
-    its whole CGI response; /flood... write forever; /hog... grow memory by 200 MiB."""
+    its whole CGI response; /flood... write forever; /hog... grow memory by 200 MiB;
+    /slow answers after 300 ms."""
     folder = tmp_path_factory.mktemp("handlers")
-    for name in ("echo", "flood", "hog"):
+    for name in ("echo", "flood", "hog", "slow"):
         compile_wat(folder, name, (MODULES / f"{name}.wat").read_text())
     (folder / "modules.toml").write_text(
         '[[module]]\nroute = "/echo/..."\nmodule = "echo.wasm"\n'
@@ -42,6 +44,7 @@ def handlers(tmp_path_factory) -> Path:
         '[[module]]\nroute = "/flood-stderr"\nmodule = "flood.wasm"\nentrypoint = "stderr"\n'
         '[[module]]\nroute = "/hog"\nmodule = "hog.wasm"\nentrypoint = "allocate"\n'
         '[[module]]\nroute = "/hog-trap"\nmodule = "hog.wasm"\nentrypoint = "allocate_and_trap"\n'
+        '[[module]]\nroute = "/slow"\nmodule = "slow.wasm"\n'
     )
     return folder / "modules.toml"
 
@@ -564,3 +567,68 @@ def test_workers_are_processes_and_a_dead_one_is_replaced(handlers):
         while len(workers()) < 2 or any(request(served.port, "GET", "/healthz")[0] != 200 for _ in range(4)):
             assert time.monotonic() < deadline, served.log.read_text()
             time.sleep(0.2)
+
+
+def test_a_slow_handler_runs_once_and_then_holds_only_its_own_thread(handlers):
+    """Quick handlers run on the event loop; one that overruns is stopped, answered from
+    a run on a thread (its stderr logged once), and from then on leaves the loop free."""
+    with serving(handlers, "--workers", "1") as (port, log):
+        assert request(port, "GET", "/slow")[::2] == (200, b"done")
+        assert logged(log, "slow handler ran")
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(request, port, "GET", "/slow")
+            time.sleep(0.05)
+            assert request(port, "GET", "/healthz")[0] == 200
+            assert request(port, "POST", "/echo/x", body=b"Content-Type: text/plain\n\nquick")[2] == b"quick"
+            assert not slow.done()  # both answered while the slow handler ran
+            assert slow.result()[::2] == (200, b"done")
+        assert logged(log, "slow handler ran", timeout=5)
+    assert log.read_text().count("slow handler ran") == 2  # once per request, not per attempt
+
+
+def connections_held(pid: int, port: int) -> int:
+    """How many established TCP connections to PORT process PID holds open."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                established.add(fields[9])
+    held = 0
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(descriptor)
+        except FileNotFoundError:
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in established
+    return held
+
+
+def test_every_worker_takes_its_share_of_the_clients(behave):
+    """Eight keep-alive clients that start together are spread over both workers: a
+    worker busy with a handler leaves new connections to one that is not (a worker
+    used to accept every connection waiting while the other idled)."""
+    with serving(behave, "--workers", "2") as served:
+        children = [int(pid) for task in Path(f"/proc/{served.process.pid}/task").iterdir()
+                    for pid in (task / "children").read_text().split()]
+        workers = [served.process.pid, *(pid for pid in children
+                                         if b"yowasm.server" in Path(f"/proc/{pid}/cmdline").read_bytes())]
+        assert len(workers) == 2
+        clients = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=30) for _ in range(8)]
+        start = threading.Barrier(len(clients))
+
+        def load(client: http.client.HTTPConnection) -> None:
+            start.wait()
+            for _ in range(20):
+                client.request("GET", "/spin/5")
+                assert client.getresponse().read() == b"spun"
+
+        try:
+            with ThreadPoolExecutor(len(clients)) as pool:
+                list(pool.map(load, clients))
+            shares = [connections_held(pid, served.port) for pid in workers]
+        finally:
+            for client in clients:
+                client.close()
+        assert sum(shares) == 8, shares
+        assert min(shares) >= 1, shares

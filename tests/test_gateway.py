@@ -134,3 +134,90 @@ def test_a_handlers_stderr_reaches_the_log_spelled_out(tmp_path):
         gateway.close()
     assert (response.status, response.body) == (200, b"ok")
     assert lines == [f"{module}: \\x1b]52;c;ZXZpbA==\\x07 sneaky"]
+
+
+# -- running handlers, with real modules in real wasmtime --
+
+@pytest.fixture(scope="module")
+def gateway_modules(tmp_path_factory):
+    """A modules.toml of handlers for the gateway's own tests: /behave/trap (behave.c:
+    writes, then traps), /echo (its stdin is its response), /slow (300 ms), /sleepy
+    (imports poll_oneoff), /volume (echo with a volume)."""
+    from tests.conftest import MODULES, compile_test_module, compile_wat
+
+    folder = tmp_path_factory.mktemp("gateway")
+    compile_test_module("behave", folder)
+    for name in ("echo", "slow", "sleepy"):
+        compile_wat(folder, name, (MODULES / f"{name}.wat").read_text())
+    (folder / "data").mkdir()
+    (folder / "modules.toml").write_text(
+        '[[module]]\nroute = "/behave/..."\nmodule = "behave.wasm"\n'
+        '[[module]]\nroute = "/echo"\nmodule = "echo.wasm"\n'
+        '[[module]]\nroute = "/slow"\nmodule = "slow.wasm"\n'
+        '[[module]]\nroute = "/sleepy"\nmodule = "sleepy.wasm"\n'
+        '[[module]]\nroute = "/volume"\nmodule = "echo.wasm"\nvolumes = { "/data" = "data" }\n'
+    )
+    return folder / "modules.toml"
+
+
+@pytest.fixture
+def one_slot_gateway(gateway_modules):
+    """A gateway with one slot, so that every request runs in the same one; and the
+    lines it logged."""
+    from yowasm.gateway import Gateway, Settings
+    from yowasm.wagi import load_modules_toml
+
+    lines: list[str] = []
+    gateway = Gateway(load_modules_toml(gateway_modules), Settings(slots=1), log_error=lines.append)
+    try:
+        yield gateway, lines
+    finally:
+        gateway.close()
+
+
+def http_request(path: str, body: bytes = b""):
+    from yowasm.gateway import Request
+
+    return Request("POST", path, (("host", "127.0.0.1:3000"),), body, ("127.0.0.1", 3000), ("127.0.0.1", 4000))
+
+
+@pytest.mark.parametrize("quickly", [False, True], ids=["on a thread", "on the event loop"])
+def test_no_request_body_reaches_the_next_request_after_a_trap(one_slot_gateway, quickly):
+    gateway, _ = one_slot_gateway
+    handle = gateway.handle_quickly if quickly else gateway.handle
+    secret = b"password=hunter2&card=4111111111111111"
+    assert handle(http_request("/behave/trap", secret)).status == 500
+    response = handle(http_request("/echo", b"Content-Type: text/plain\n\nhi"))
+    assert (response.status, response.body) == (200, b"hi")
+
+
+def test_a_quick_handler_is_answered_on_the_calling_thread(one_slot_gateway):
+    gateway, _ = one_slot_gateway
+    response = gateway.handle_quickly(http_request("/echo", b"Content-Type: text/plain\n\nquick"))
+    assert (response.status, response.body) == (200, b"quick")
+
+
+def test_a_slow_handler_is_stopped_on_the_loop_and_then_left_to_a_thread(one_slot_gateway):
+    import time
+
+    gateway, lines = one_slot_gateway
+    started = time.monotonic()
+    assert gateway.handle_quickly(http_request("/slow")) is None  # stopped: it runs 300 ms
+    assert time.monotonic() - started < 0.25  # at most two 50 ms ticks, give or take
+    assert lines == []  # its stderr is logged by the run that answers, once
+    started = time.monotonic()
+    assert gateway.handle_quickly(http_request("/slow")) is None  # known slow: not run again
+    assert time.monotonic() - started < 0.05
+    response = gateway.handle(http_request("/slow"))
+    assert (response.status, response.body) == (200, b"done")
+    assert lines == ["slow.wasm: slow handler ran"]
+    assert gateway.handle_quickly(http_request("/echo", b"Content-Type: text/plain\n\nstill quick")).body \
+        == b"still quick"
+
+
+@pytest.mark.parametrize("path", ["/sleepy", "/volume"])
+def test_handlers_that_could_sleep_or_touch_files_never_run_on_the_loop(one_slot_gateway, path):
+    gateway, _ = one_slot_gateway
+    body = b"Content-Type: text/plain\n\nfiles"
+    assert gateway.handle_quickly(http_request(path, body)) is None
+    assert gateway.handle(http_request(path, body)).status == 200

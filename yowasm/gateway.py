@@ -31,6 +31,12 @@ from yowasm.wagi import Route, find_route, sub_routes
 
 #: How often the epoch ticks; timeouts are whole ticks.
 TICK_SECONDS = 0.05
+#: How long a quick run (on the server's event loop) may take: after 2 ticks it has run
+#: for more than one whole tick, so it is slow, not unlucky in when it started.
+QUICK_TICKS = 2
+#: WASI calls that can block in the host, where no epoch check can stop them (a sleep):
+#: a module importing one never runs on the event loop.
+HOST_BLOCKING = {"poll_oneoff"}
 MiB = 1024 * 1024
 MISSING_HEADERS = b"Exactly one of 'location' or 'content-type' must be specified"
 NOT_PASSED = {"authorization", "connection"}
@@ -85,6 +91,8 @@ class LoadedRoute:
     #: Which load this is: a reload compiles the module files afresh.
     generation: int
     limit: threading.BoundedSemaphore | None = None
+    #: Whether it may run on the server's event loop (Gateway.handle_quickly).
+    quick: bool = False
 
 
 LogLine = Callable[[str], None]
@@ -145,6 +153,10 @@ class Slot:
             os.close(descriptor)
 
 
+class _Overran(Exception):
+    """A quick run went on past QUICK_TICKS and was stopped."""
+
+
 class Gateway:
     def __init__(self, routes: list[Route], settings: Settings, *, log_error: LogLine,
                  fetch_oci: Callable[[str], Path] | None = None):
@@ -157,6 +169,8 @@ class Gateway:
         self._fetch_oci = fetch_oci
         self._stop = threading.Event()
         self._generation = 0
+        #: (route, entrypoint, module path, generation) of the routes that overran a quick run.
+        self._slow: set[tuple[str, str, str, int]] = set()
         self._all_slots = [Slot() for _ in range(max(1, settings.slots))]
         self._free: queue.SimpleQueue[Slot] = queue.SimpleQueue()
         for slot in self._all_slots:
@@ -176,6 +190,7 @@ class Gateway:
     def _load(self, routes: list[Route]) -> list[LoadedRoute]:
         loaded_routes: list[LoadedRoute] = []
         listings: dict[str, str | None] = {}
+        blocking: dict[str, bool] = {}
         resolved: list[Route] = []
         self._generation += 1
         slot = self._free.get()
@@ -186,15 +201,18 @@ class Gateway:
                     if self._fetch_oci is None:
                         raise ServeError(f"{route.source}: oci: modules need a registry connection.")
                     path = str(self._fetch_oci(route.module[len("oci:"):]))
-                loaded = _loaded(route, path, self._generation)
+                if path not in listings:
+                    module = slot.instance_pre(_loaded(route, path, self._generation, blocks=True)).module
+                    blocking[path] = any(item.name in HOST_BLOCKING for item in module.imports)
+                loaded = _loaded(route, path, self._generation, blocks=blocking[path])
                 loaded_routes.append(loaded)
                 resolved.append(replace(route, module=path))
                 if path not in listings:
-                    module = slot.instance_pre(loaded).module
                     has_routes = any(export.name == "_routes" for export in module.exports)
                     listings[path] = self._call_routes(slot, loaded) if has_routes else None
                 if listings[path] is not None:
-                    loaded_routes += [_loaded(extra, path, self._generation) for extra in sub_routes(route, listings[path])]
+                    loaded_routes += [_loaded(extra, path, self._generation, blocks=blocking[path])
+                                      for extra in sub_routes(route, listings[path])]
             if loaded_routes:
                 self._warm_up(slot, loaded_routes[0])
         finally:
@@ -252,6 +270,50 @@ class Gateway:
     # -- one request --
 
     def handle(self, request: Request) -> Response:
+        """Run the handler REQUEST is routed to, waiting for a free slot, with the full
+        --timeout; on a thread of its own, since it may take that long."""
+        planned = self._plan(request)
+        if isinstance(planned, Response):
+            return planned
+        target, argv, env = planned
+        if target.limit:
+            with target.limit:
+                return self._respond(target, argv, env, request.body)
+        return self._respond(target, argv, env, request.body)
+
+    def handle_quickly(self, request: Request) -> Response | None:
+        """REQUEST's response if its handler can run on the calling thread (the
+        server's event loop) and finishes within QUICK_TICKS; None when it may not
+        (a slow route, one with volumes or a concurrency limit, a module that can sleep,
+        no free slot) or did not, and then the caller runs handle() on a thread of its own.
+
+        Running a request again from the start is safe for a handler with no volumes:
+        nothing it did outlives its instance. A route that overran once is slow from
+        then on, until the next reload, so the loop is held up at most once per route."""
+        planned = self._plan(request)
+        if isinstance(planned, Response):
+            return planned
+        target, argv, env = planned
+        key = (target.route.route, target.route.entrypoint, target.path, target.generation)
+        if not target.quick or key in self._slow:
+            return None
+        try:
+            slot = self._free.get_nowait()
+        except queue.Empty:
+            return None
+        try:
+            failure, output = self._run(slot, target, target.route.entrypoint, argv, env, request.body,
+                                        ticks=QUICK_TICKS)
+        except _Overran:
+            self._slow.add(key)
+            return None
+        finally:
+            self._free.put(slot)
+        return failure or parse_response(output)
+
+    def _plan(self, request: Request) -> Response | tuple[LoadedRoute, list[str], list[tuple[str, str]]]:
+        """The route REQUEST goes to, the handler's argv and CGI environment; or the
+        response when no handler runs (/healthz, no route)."""
         path, _, query = request.target.partition("?")
         decoded = unquote(path)
         if decoded == "/healthz":
@@ -292,10 +354,7 @@ class Gateway:
         env.update(self.settings.env)
         args = [pair for pair in query.split("&") if pair] if query else []
         argv = route.argv.replace("${SCRIPT_NAME}", route.script_name or "/").replace("${ARGS}", " ".join(args)).split()
-        if target.limit:
-            with target.limit:
-                return self._respond(target, argv, list(env.items()), request.body)
-        return self._respond(target, argv, list(env.items()), request.body)
+        return target, argv, list(env.items())
 
     def _respond(self, target: LoadedRoute, argv: list[str], env: list[tuple[str, str]], body: bytes) -> Response:
         slot = self._free.get()
@@ -306,13 +365,24 @@ class Gateway:
         return failure or parse_response(output)
 
     def _run(self, slot: Slot, loaded: LoadedRoute, function: str, argv: list[str],
-             env: list[tuple[str, str]], body: bytes) -> tuple[Response | None, bytes]:
-        """Run FUNCTION of LOADED's module in SLOT: the failure
-        response, if any, and what the handler wrote to stdout."""
+             env: list[tuple[str, str]], body: bytes, *, ticks: int | None = None) -> tuple[Response | None, bytes]:
+        """Run FUNCTION of LOADED's module in SLOT: the failure response, if any, and
+        what the handler wrote to stdout. Given TICKS (a quick run), a handler still
+        running after that many ticks raises _Overran, nothing of it logged. However
+        the run ends, the slot's files are emptied: no request's body or output may
+        reach the next one."""
+        try:
+            return self._run_in(slot, loaded, function, argv, env, body, ticks)
+        finally:
+            slot.clear()
+
+    def _run_in(self, slot: Slot, loaded: LoadedRoute, function: str, argv: list[str],
+                env: list[tuple[str, str]], body: bytes, ticks: int | None) -> tuple[Response | None, bytes]:
         wasmtime = self._wasmtime
         source = loaded.route.source
         settings = self.settings
         store = None
+        quick = overran = False
         try:
             config = wasmtime.WasiConfig()
             config.argv = argv
@@ -327,7 +397,8 @@ class Gateway:
             store = wasmtime.Store(slot.engine)
             store.set_wasi(config)
             store.set_limits(memory_size=settings.max_memory)
-            ticks = max(1, round(settings.timeout / TICK_SECONDS))
+            quick = ticks is not None
+            ticks = ticks or max(1, round(settings.timeout / TICK_SECONDS))
             store.set_epoch_deadline(ticks)
             instance_pre = slot.instance_pre(loaded)
             slot.deadline = slot.epoch + ticks
@@ -345,6 +416,9 @@ class Gateway:
         except wasmtime.Trap as trap:
             if slot.overflowed:
                 return self._too_much_output(source), b""
+            if trap.trap_code == wasmtime.TrapCode.INTERRUPT and quick:
+                overran = True
+                raise _Overran from None
             if trap.trap_code == wasmtime.TrapCode.INTERRUPT:
                 self.log_error(f"{source}: stopped after the {settings.timeout:g} s timeout")
                 return plain(504, "Gateway Timeout\n"), b""
@@ -360,24 +434,24 @@ class Gateway:
             slot.running = False
             if store is not None:
                 store.close()  # the instance's memory goes back now, not at the next GC
-            errors = slot.output(slot.stderr, STDERR_LOGGED)
+            errors = b"" if overran else slot.output(slot.stderr, STDERR_LOGGED)
             for line in errors.decode("utf-8", "replace").rstrip("\n").split("\n") if errors else ():
                 self.log_error(f"{source}: {line}")
-        try:
-            if slot.overflowed or os.fstat(slot.stdout).st_size > settings.max_response:
-                return self._too_much_output(source), b""
-            return None, slot.output(slot.stdout, settings.max_response)
-        finally:
-            slot.clear()
+        if slot.overflowed or os.fstat(slot.stdout).st_size > settings.max_response:
+            return self._too_much_output(source), b""
+        return None, slot.output(slot.stdout, settings.max_response)
 
     def _too_much_output(self, source: str) -> Response:
         self.log_error(f"{source}: stopped: wrote more than --max-response {self.settings.max_response:,} bytes")
         return plain(502, "Bad Gateway: the handler's response is too large\n")
 
 
-def _loaded(route: Route, path: str, generation: int) -> LoadedRoute:
+def _loaded(route: Route, path: str, generation: int, *, blocks: bool) -> LoadedRoute:
     limit = threading.BoundedSemaphore(route.http_max_concurrency) if route.http_max_concurrency else None
-    return LoadedRoute(route, path, generation, limit)
+    # Run again from the start after a quick run overran, a handler must have done
+    # nothing outside its instance (no volumes), and the loop must not wait on a lock.
+    quick = not (blocks or route.volumes or limit)
+    return LoadedRoute(route, path, generation, limit, quick)
 
 
 def _bad_gateway(why: str) -> Response:

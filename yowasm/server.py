@@ -8,9 +8,10 @@ handed a truncated chunked body to the application as if it were whole.
 
 What uvicorn does not bound, this module does: the time to receive a request head
 (slowloris; uvicorn's keep-alive timer only starts after a first response) and the time
-to receive a body; bodies, chunked or not, are capped by --max-body. Handlers run on a
-thread pool (a handler that loops until its timeout holds only its own thread), in
---workers processes that share the listening socket and wasmtime's on-disk cache.
+to receive a body; bodies, chunked or not, are capped by --max-body. A handler runs on
+the event loop while it is quick (Gateway.handle_quickly), else on a thread pool (a
+handler that loops until its timeout holds only its own thread), in --workers
+processes that share the listening socket and wasmtime's on-disk cache.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import os
 import pickle
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -27,7 +29,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -44,6 +46,10 @@ LogLine = Callable[[str], None]
 CLIENT_GONE = 499
 #: File descriptors kept free for the handlers (each opens three) and the server itself.
 RESERVED_DESCRIPTORS = 64
+#: Connections the kernel holds for the workers to accept.
+LISTEN_BACKLOG = 2048
+#: How long `serve` waits for its workers to serve before it says it is serving.
+WORKER_START_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -66,19 +72,73 @@ def connection_cap(wanted: int, slots: int) -> int:
     return max(1, min(wanted, soft - RESERVED_DESCRIPTORS - 3 * slots))
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, each worker taking one connection at a time.
+
+    asyncio accepts up to `backlog` connections each time the listening socket is ready,
+    so the first worker to wake took a whole burst (wrk's 8 connections, all of them)
+    while the others idled. Given a backlog of 1 it takes one; the socket is then put
+    back to its real backlog. A worker busy running a handler is not waiting on the
+    socket, so the next connection goes to one that is."""
+
+    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None] = lambda: None):
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        for listener in sockets or ():
+            listener.listen(LISTEN_BACKLOG)
+        self._on_started()
+
+
 class _Config(uvicorn.Config):
     head_timeout: float = 10.0
 
 
+class _OneSendPerStep:
+    """A transport that sends what is written to it in one event-loop step with one
+    send(): uvicorn writes a response's head and its body separately, and each send()
+    to a loopback client cost about 30 us, a tenth of a hello request."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
 class _Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for each request head."""
+    """uvicorn's httptools protocol with a deadline for each request head, sending
+    each response with one write."""
 
     _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        # asyncio sets TCP_NODELAY only on sockets it made itself; without it the body,
-        # a second write after the headers, waits for the client's delayed ACK (40 ms).
+        super().connection_made(_OneSendPerStep(transport, self.loop))
+        # asyncio sets TCP_NODELAY only on sockets it made itself; without it a second
+        # write waits for the client's delayed ACK (40 ms).
         connection = transport.get_extra_info("socket")
         if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -121,8 +181,8 @@ class _Plan:
 
 
 class GatewayApp:
-    """The ASGI application: reads the request (bounded), runs the handler on a thread
-    of its own, sends the response."""
+    """The ASGI application: reads the request (bounded), runs the handler (here while
+    it is quick, else on a thread of its own), sends the response."""
 
     def __init__(self, plan: _Plan, *, log_error: LogLine, access_logger: Callable[[], LogAccess],
                  gateway: Gateway):
@@ -204,7 +264,10 @@ class GatewayApp:
             more = message.get("more_body", False)
         server, client = scope.get("server") or ("", 0), scope.get("client") or ("", 0)
         request = Request(method, target, headers, bytes(body), (server[0], server[1]), (client[0], client[1]))
-        return await loop.run_in_executor(self.executor, self.gateway.handle, request), False
+        response = self.gateway.handle_quickly(request)  # most handlers: here, no thread hop
+        if response is None:
+            response = await loop.run_in_executor(self.executor, self.gateway.handle, request)
+        return response, False
 
 
 async def _send(send, response: Response, *, close: bool) -> bool:
@@ -240,7 +303,7 @@ def serve(routes: list[Route], settings: Settings, limits: Limits, address: tupl
     plan = _Plan(tuple(gateway.resolved_routes), settings, limits)
     try:
         listener = socket.create_server(address, family=socket.AF_INET6 if ":" in address[0] else socket.AF_INET,
-                                        backlog=2048)
+                                        backlog=LISTEN_BACKLOG)
     except OSError as error:
         gateway.close()
         raise ServeError(f"Cannot listen on {address[0]}:{address[1]}: {error.strerror}.",
@@ -257,7 +320,7 @@ def serve(routes: list[Route], settings: Settings, limits: Limits, address: tupl
             on_serving(reload_all, gateway.wait_closed)
         on_ready("http://{}:{}".format(*listener.getsockname()[:2]), gateway.route_table)
         app = GatewayApp(plan, log_error=log_error, access_logger=access_logger, gateway=gateway)
-        uvicorn.Server(_config(app, plan)).run(sockets=[listener])
+        _Server(_config(app, plan)).run(sockets=[listener])
     finally:
         workers.stop()
         listener.close()
@@ -267,10 +330,11 @@ def serve(routes: list[Route], settings: Settings, limits: Limits, address: tupl
 def _config(app: GatewayApp, plan: _Plan) -> _Config:
     config = _Config(
         app, http=_Protocol, loop="asyncio", lifespan="on", log_config=None, log_level="warning",
-        access_log=False, proxy_headers=False, timeout_keep_alive=max(1, round(plan.limits.idle_timeout)),
+        access_log=False, proxy_headers=False, ws="none", timeout_keep_alive=max(1, round(plan.limits.idle_timeout)),
         limit_concurrency=connection_cap(plan.limits.max_connections, plan.settings.slots),
         server_header=False, headers=[("server", f"yowasm/{__version__}")],
         timeout_graceful_shutdown=max(1, round(plan.settings.timeout)),
+        backlog=1,  # connections accepted at a time (see _Server)
     )
     config.head_timeout = plan.limits.head_timeout
     return config
@@ -292,21 +356,35 @@ class _Workers:
         self._processes: list[subprocess.Popen] = []
         self._stopping = threading.Event()
 
-    def start(self, count: int) -> None:
-        self._processes = [self._spawn() for _ in range(count)]
+    def start(self, count: int, *, wait: float = WORKER_START_SECONDS) -> None:
+        """Start COUNT workers and wait (up to WAIT seconds) until each serves or gives up."""
+        started = [self._spawn() for _ in range(count)]
+        self._processes = [process for process, _ in started]
+        deadline = time.monotonic() + wait
+        for _, ready in started:
+            if ready is not None:
+                with ready:
+                    select.select([ready], [], [], max(0.0, deadline - time.monotonic()))
         if count:
             threading.Thread(target=self._supervise, daemon=True, name="workers").start()
 
-    def _spawn(self) -> subprocess.Popen | _Gone:
+    def _spawn(self) -> tuple[subprocess.Popen | _Gone, BinaryIO | None]:
+        """A new worker, and a pipe that is readable once it serves (or has died)."""
+        ready_read, ready_write = os.pipe()
         try:
-            process = subprocess.Popen([sys.executable, "-m", "yowasm.server", str(self._listener), str(os.getpid())],
-                                       stdin=subprocess.PIPE, pass_fds=(self._listener,), start_new_session=True)
+            process = subprocess.Popen([sys.executable, "-m", "yowasm.server", str(self._listener), str(os.getpid()),
+                                        str(ready_write)],
+                                       stdin=subprocess.PIPE, pass_fds=(self._listener, ready_write),
+                                       start_new_session=True)
             process.stdin.write(self._payload)
             process.stdin.close()
         except (OSError, ValueError) as error:  # out of processes, memory or descriptors
+            os.close(ready_read)
             self._log_error(f"Cannot start a worker process: {getattr(error, 'strerror', None) or error}")
-            return _Gone(STARTUP_FAILURE)
-        return process
+            return _Gone(STARTUP_FAILURE), None
+        finally:
+            os.close(ready_write)
+        return process, os.fdopen(ready_read, "rb")
 
     def _supervise(self) -> None:
         while not self._stopping.wait(0.5):
@@ -319,7 +397,9 @@ class _Workers:
                     self._processes[index] = _Gone(code)
                 else:
                     self._log_error(f"Worker {process.pid} stopped (exit code {code}); starting another.")
-                    self._processes[index] = self._spawn()
+                    self._processes[index], ready = self._spawn()
+                    if ready is not None:
+                        ready.close()
 
     def reload(self) -> None:
         for process in self._processes:
@@ -359,8 +439,8 @@ class _Gone:
 STARTUP_FAILURE = 3
 
 
-def _worker(descriptor: int, parent: int) -> None:
-    """One more worker process (see _Workers)."""
+def _worker(descriptor: int, parent: int, ready: int) -> None:
+    """One more worker process (see _Workers); it closes READY once it serves."""
     plan, log_error, access_logger = pickle.load(sys.stdin.buffer)
     listener = socket.socket(fileno=descriptor)
     try:
@@ -385,7 +465,7 @@ def _worker(descriptor: int, parent: int) -> None:
     signal.signal(signal.SIGHUP, lambda number, frame: threading.Thread(target=reload).start())
     app = GatewayApp(plan, log_error=log_error, access_logger=access_logger, gateway=gateway)
     try:
-        uvicorn.Server(_config(app, plan)).run(sockets=[listener])
+        _Server(_config(app, plan), on_started=lambda: os.close(ready)).run(sockets=[listener])
     finally:
         gateway.close()
 
@@ -415,4 +495,4 @@ def parse_size(value: str, option: str) -> int:
 
 
 if __name__ == "__main__":
-    _worker(int(sys.argv[1]), int(sys.argv[2]))
+    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))

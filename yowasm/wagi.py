@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,11 @@ class Route:
     #: The module's source as written in modules.toml, for messages.
     source: str = field(default="", compare=False)
 
-    @property
+    @cached_property  # asked several times for each request
     def is_wildcard(self) -> bool:
         return self.route.endswith(WILDCARD)
 
-    @property
+    @cached_property
     def script_name(self) -> str:
         """The route without its `/...` wildcard (CGI SCRIPT_NAME)."""
         return self.route[: -len(WILDCARD)] if self.is_wildcard else self.route
