@@ -89,9 +89,9 @@ def init_repository(folder: Path, files: Iterable[Path], *, branch: str,
 
 
 def _may_be_in_repository(folder: Path) -> bool:
-    """Whether git could find a repository from FOLDER: only where FOLDER or a folder
-    above it has a `.git` (or is itself a bare repository, with a HEAD file) does git
-    search further. Git is asked what it finds there; elsewhere it would find nothing."""
+    """Whether git might find a repository from FOLDER. It looks only in FOLDER and the
+    folders above it, for a `.git` there or a folder that is itself a repository (with
+    a HEAD file); where there is neither, it would find none, and is not asked."""
     real = folder.resolve()
     return any(os.path.lexists(place / ".git") or os.path.isfile(place / "HEAD") for place in (real, *real.parents))
 
