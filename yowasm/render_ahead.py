@@ -35,7 +35,9 @@ class RendererProcess:
 
     @classmethod
     def start(cls) -> RendererProcess | None:
-        if not hasattr(os, "fork"):
+        """The process, started; None where there is no fork, or no second core for it
+        to run on (it would then only add its own cost)."""
+        if not hasattr(os, "fork") or _cores() < 2:
             return None
         sys.stdout.flush()  # nothing buffered may be written twice
         sys.stderr.flush()
@@ -102,8 +104,8 @@ class RendererProcess:
 
 @contextmanager
 def head_start() -> Iterator[None]:
-    """Inside the block, `render` uses a process started now that imports copier (where
-    the system can fork); it is stopped when the block ends unused."""
+    """Inside the block, `render` uses a process started now that imports copier (see
+    RendererProcess.start); it is stopped when the block ends unused."""
     global _started
     process = RendererProcess.start() if _started is None else None
     if process is None:
@@ -153,6 +155,14 @@ def _serve(requests: int) -> None:
         code = 1
     finally:
         os._exit(code)  # neither atexit handlers nor buffered output of the other side
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _write_all(descriptor: int, data: bytes) -> None:
