@@ -59,13 +59,14 @@ class RendererProcess:
         when it did. When it did not, nothing of its work is left in TARGET."""
         if self._pid is None or self._requests is None:
             return False
-        import json
         import shutil
 
-        request = json.dumps({"templates": str(templates), "target": str(target), "data": data}).encode()
+        request = _request(templates, target, data)
+        if request is None:
+            self.stop()
+            return False
         try:
-            if len(request) <= REQUEST_BYTES:
-                _write_all(self._requests, request)
+            _write_all(self._requests, request)
         except OSError:  # the process is gone (stopped, or failed while importing)
             pass
         finally:
@@ -130,6 +131,21 @@ def render(templates: Path, target: Path, data: dict[str, Any]) -> None:
     from yowasm.render import render_template
 
     render_template(templates, target, data)
+
+
+def _request(templates: Path, target: Path, data: dict[str, Any]) -> bytes | None:
+    """The render, as JSON for the other side; None when JSON would not carry it exactly
+    (a tuple among the answers, a path that is not UTF-8) or it is longer than answers are."""
+    import json
+
+    fields = {"templates": str(templates), "target": str(target), "data": data}
+    try:
+        request = json.dumps(fields).encode()
+    except (TypeError, ValueError):
+        return None
+    if len(request) > REQUEST_BYTES or json.loads(request) != fields:
+        return None
+    return request
 
 
 def _serve(requests: int) -> None:
