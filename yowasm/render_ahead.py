@@ -135,7 +135,7 @@ def render(templates: Path, target: Path, data: dict[str, Any]) -> None:
 
 def _request(templates: Path, target: Path, data: dict[str, Any]) -> bytes | None:
     """The render, as JSON for the other side; None when JSON would not carry it exactly
-    (a tuple among the answers, a path that is not UTF-8) or it is longer than answers are."""
+    (a tuple among the answers, say) or it is longer than any answers are."""
     import json
 
     fields = {"templates": str(templates), "target": str(target), "data": data}
