@@ -21,7 +21,8 @@ from runner import PYTHON, ROOT, Case, measure, report  # noqa: E402
 ALL = "all shortcuts"
 VARIANTS = (ALL, "without the prompt-stack stand-ins", "without the asyncio/dunamai/urllib stand-ins",
             "without the uname -p shortcut", "without the git shortcuts", "without the compile cache",
-            "without libyaml", "without the collector pause", "plain copier.run_copy", f"{ALL}, os._exit")
+            "without libyaml", "without pydantic's plugin switch", "without the collector pause",
+            "plain copier.run_copy", f"{ALL}, os._exit")
 
 
 def main() -> None:

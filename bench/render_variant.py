@@ -32,6 +32,8 @@ def without(variant: str) -> None:
         render._compiled_once = lambda environment_class: contextlib.nullcontext()
     elif variant == "without libyaml":
         render._YamlInC = lambda yaml: yaml
+    elif variant == "without pydantic's plugin switch":
+        render._without_pydantic_plugins = contextlib.nullcontext
     elif variant == "without the collector pause":
         render.imports_uncollected = lambda module: contextlib.nullcontext()
     elif variant == "plain copier.run_copy":

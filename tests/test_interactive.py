@@ -109,6 +109,18 @@ def test_ctrl_c_leaves_nothing_and_exits_130(tmp_path, at):
     assert list(tmp_path.iterdir()) == [] or [path.name for path in tmp_path.iterdir()] == [".cache"]
 
 
+def test_a_prompting_new_asks_with_no_head_start_process_beside_it(tmp_path):
+    """The head start (copier imported by a second process, yowasm.render_ahead) is for a
+    `new` that asks nothing: one that prompts has no process competing with its first
+    question for a core."""
+    term = Terminal.yowasm_new(tmp_path, "hello")
+    term.wait_for("? Module name")
+    pid = term.child.pid
+    assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
+    term.child.sendintr()
+    assert term.finish() == 130
+
+
 @pytest.mark.parametrize("redirect", ["| tee log.txt; exit ${PIPESTATUS[0]}", "> log.txt 2>&1"])
 def test_with_output_piped_the_prompts_stay_on_the_terminal_and_the_result_goes_to_the_pipe(tmp_path, redirect):
     command = f"{sys.executable} -m yowasm new hello {redirect}"

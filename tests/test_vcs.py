@@ -154,3 +154,18 @@ def test_force_into_a_folder_commits_only_the_generated_files(git_home, tmp_path
     assert result.returncode == 0 and "with a first commit" in result.stdout, result.stdout + result.stderr
     assert "secret.env" not in git(project, "ls-files", env=env).stdout.splitlines()
     assert git(project, "status", "--porcelain", env=env).stdout == "?? secret.env\n"
+
+
+def test_inside_a_linked_worktree_whose_git_is_a_file_no_repository_is_made(git_home, tmp_path):
+    """A linked worktree (or a submodule) has a `.git` file, not a folder: still a work tree."""
+    env = git_env(git_home)
+    main = tmp_path / "main"
+    main.mkdir()
+    git(main, "init", "--quiet", env=env)
+    git(main, "commit", "--quiet", "--allow-empty", "-m", "start", env=env)
+    assert git(main, "worktree", "add", "--quiet", str(tmp_path / "linked"), env=env).returncode == 0
+    assert (tmp_path / "linked/.git").is_file()
+    result = new("hello", cwd=tmp_path / "linked", env=env)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "linked/hello/.git").exists()
+    assert f"the project is inside the work tree of {tmp_path / 'linked'}" in result.stdout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 
 
 def main() -> None:
@@ -22,15 +23,30 @@ def main() -> None:
         _exit_now(0)
     from yowasm.startup import imports_uncollected
 
-    with imports_uncollected("yowasm.cli"):
-        from yowasm.cli import main as command_line
-    try:
-        command_line()
-    except SystemExit as exit_:
-        if exit_.code is not None and not isinstance(exit_.code, int):
-            raise
-        _exit_now(exit_.code or 0)
-    _exit_now(0)
+    code = 0
+    with _head_start(arguments):
+        with imports_uncollected("yowasm.cli"):
+            from yowasm.cli import main as command_line
+        try:
+            command_line()
+        except SystemExit as exit_:
+            if exit_.code is not None and not isinstance(exit_.code, int):
+                raise
+            code = exit_.code or 0
+    _exit_now(code)
+
+
+def _head_start(arguments: list[str]) -> AbstractContextManager[None]:
+    """For a `yowasm new` that will ask nothing (--defaults, or no terminal to ask on),
+    copier is imported by another process from now on (yowasm.render_ahead); one that
+    asks gets its first question without waiting for it."""
+    asks_nothing = "--defaults" in arguments or sys.stdin is None or not sys.stdin.isatty()
+    if arguments[:1] != ["new"] or not asks_nothing or {"-h", "--help"} & set(arguments) \
+            or "_YOWASM_COMPLETE" in os.environ:
+        return nullcontext()
+    from yowasm.render_ahead import head_start
+
+    return head_start()
 
 
 def _exit_now(code: int) -> None:

@@ -48,18 +48,24 @@ from yowasm.startup import imports_uncollected
 CACHE_ENTRIES = 2000
 #: A cache file larger than this is ignored (and replaced).
 CACHE_BYTES = 16 * 1024 * 1024
+PYDANTIC_PLUGINS_SWITCH = "PYDANTIC_DISABLE_PLUGINS"
 
 
 def render_template(templates: Path, target: Path, data: dict[str, Any]) -> None:
     """Render TEMPLATES into TARGET (which must not exist) with every answer in DATA."""
     fresh = not os.path.lexists(target)
-    with imports_uncollected("copier"):
-        copier = _import_copier()
-    with ExitStack() as shortcuts:
+    copier = import_copier()
+    with _without_pydantic_plugins(), ExitStack() as shortcuts:
         for shortcut in _shortcuts(fresh=fresh):
             shortcuts.enter_context(shortcut)
         copier.run_copy(str(templates), target, data=data, defaults=True, overwrite=True,
                         quiet=True, unsafe=False)
+
+
+def import_copier():
+    """The copier package, imported (the first time) without the work below."""
+    with _without_pydantic_plugins(), imports_uncollected("copier"):
+        return _import_copier()
 
 
 def _import_copier():
@@ -71,6 +77,22 @@ def _import_copier():
     except ImportError:  # copier took a name the stand-ins lack: import it plainly
         import copier
     return copier
+
+
+@contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """pydantic looks for its plugins (observers of validation, such as logfire) when
+    it builds its first validator: it reads the entry points of every installed
+    distribution. Copier's models need none; pydantic's own switch turns the search
+    off while copier imports and renders, unless the user has set it."""
+    if PYDANTIC_PLUGINS_SWITCH in os.environ:
+        yield
+        return
+    os.environ[PYDANTIC_PLUGINS_SWITCH] = "__all__"
+    try:
+        yield
+    finally:
+        os.environ.pop(PYDANTIC_PLUGINS_SWITCH, None)
 
 
 # -- Libraries copier imports but a render does not use ---------------------------

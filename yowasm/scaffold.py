@@ -164,10 +164,10 @@ def staging_folder(parent: Path) -> Iterator[Path]:
 
 
 def _render(answers: ProjectAnswers, target: Path, templates: Path) -> None:
-    from yowasm.render import render_template
+    from yowasm.render_ahead import render
 
     try:
-        render_template(templates, target, answers.to_data())
+        render(templates, target, answers.to_data())
     except (KeyboardInterrupt, YowasmError):
         raise
     except Exception as error:  # copier raises many unrelated types; none may escape raw

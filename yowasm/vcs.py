@@ -60,8 +60,8 @@ def init_repository(folder: Path, files: Iterable[Path], *, branch: str,
                               stdin=subprocess.DEVNULL, timeout=GIT_TIMEOUT)
 
     try:
-        enclosing = run("rev-parse", "--show-toplevel")
-        if enclosing.returncode == 0:
+        enclosing = run("rev-parse", "--show-toplevel") if _may_be_in_repository(folder) else None
+        if enclosing is not None and enclosing.returncode == 0:
             top = Path(enclosing.stdout.strip())
             if top.resolve() == folder.resolve():
                 return GitResult(GitOutcome.EXISTING, branch, str(top))
@@ -70,11 +70,15 @@ def init_repository(folder: Path, files: Iterable[Path], *, branch: str,
         initialised = run("init", "--quiet", f"--initial-branch={branch}")
         if initialised.returncode != 0:
             return GitResult(GitOutcome.FAILED, branch, _last_line(initialised))
-        if run("var", "GIT_COMMITTER_IDENT").returncode != 0:  # (the author comes from the same settings)
-            return GitResult(GitOutcome.NO_IDENTITY, branch)
         added = run("add", "--", *(path.as_posix() for path in files))
-        committed = added if added.returncode != 0 else run("commit", "--quiet", "--message", FIRST_COMMIT_MESSAGE)
+        # A new repository has nothing for `git maintenance` to do: no process spawned to find that out.
+        committed = added if added.returncode != 0 else run(
+            "-c", "maintenance.auto=false", "commit", "--quiet", "--message", FIRST_COMMIT_MESSAGE)
         if committed.returncode != 0:
+            # Asked only now (the commit's own failure says which): without a name and
+            # email git makes no commit. (The author comes from the same settings.)
+            if added.returncode == 0 and run("var", "GIT_COMMITTER_IDENT").returncode != 0:
+                return GitResult(GitOutcome.NO_IDENTITY, branch)
             return GitResult(GitOutcome.NOT_COMMITTED, branch, _last_line(committed))
     except subprocess.TimeoutExpired:
         return GitResult(GitOutcome.FAILED, branch, f"git did not finish in {GIT_TIMEOUT} s")
@@ -82,6 +86,14 @@ def init_repository(folder: Path, files: Iterable[Path], *, branch: str,
         raise Aborted(f"Interrupted while making its git repository: the project {folder} is complete, "
                       "its repository may not be.", hint="Check with: git status") from None
     return GitResult(GitOutcome.COMMITTED, branch)
+
+
+def _may_be_in_repository(folder: Path) -> bool:
+    """Whether git might find a repository from FOLDER. It looks only in FOLDER and the
+    folders above it, for a `.git` there or a folder that is itself a repository (with
+    a HEAD file); where there is neither, it would find none, and is not asked."""
+    real = folder.resolve()
+    return any(os.path.lexists(place / ".git") or os.path.isfile(place / "HEAD") for place in (real, *real.parents))
 
 
 def _last_line(completed: subprocess.CompletedProcess) -> str:
