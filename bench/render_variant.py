@@ -29,7 +29,7 @@ def without(variant: str) -> None:
     elif variant == "without the git shortcuts":
         render._shortcuts = lambda fresh: shortcuts(fresh=False)
     elif variant == "without the compile cache":
-        render._compiled_once = lambda environment_class: contextlib.nullcontext()
+        render._compiled_once = lambda environment_class, templates: contextlib.nullcontext()
     elif variant == "without libyaml":
         render._YamlInC = lambda yaml: yaml
     elif variant == "without pydantic's plugin switch":

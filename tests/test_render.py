@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -43,8 +44,8 @@ print(json.dumps(sorted(name for name in ("questionary", "prompt_toolkit", "pygm
 """
 
 
-def render_in_fresh_process(script: str, target: Path, data: dict, cache: Path) -> str:
-    result = subprocess.run([sys.executable, "-c", script, str(templates_dir()), str(target), json.dumps(data)],
+def render_in_fresh_process(script: str, target: Path, data: dict, cache: Path, templates: Path | None = None) -> str:
+    result = subprocess.run([sys.executable, "-c", script, str(templates or templates_dir()), str(target), json.dumps(data)],
                             capture_output=True, text=True, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -75,6 +76,22 @@ def test_writes_what_plain_copier_writes(tmp_path, variant):
     assert tree(tmp_path / "cached") == tree(tmp_path / "plain")
     assert json.loads(loaded) == []  # nothing was asked, so no prompt library was loaded
     assert any((cache / "yowasm").glob("jinja-*.marshal"))
+
+
+def test_each_template_folder_has_a_cache_file_of_its_own(tmp_path):
+    """Compiled code names its source file, so another checkout's templates (or another
+    venv's) get a cache file of their own: no file grows with every copy of yowasm, and
+    with it the time of every `new`."""
+    data = answers().to_data()
+    cache, copy = tmp_path / "cache", tmp_path / "copy"
+    shutil.copytree(templates_dir(), copy)
+    render_in_fresh_process(FAST, tmp_path / "first", data, cache)
+    (first,) = (cache / "yowasm").glob("jinja-*.marshal")
+    size = first.stat().st_size
+    render_in_fresh_process(FAST, tmp_path / "second", data, cache, templates=copy)
+    assert len(list((cache / "yowasm").glob("jinja-*.marshal"))) == 2
+    assert first.stat().st_size == size
+    assert tree(tmp_path / "second") == tree(tmp_path / "first")
 
 
 def test_a_refused_answer_is_refused_as_copier_refuses_it(tmp_path):

@@ -44,8 +44,8 @@ from typing import Any, Callable, Iterator
 
 from yowasm.startup import imports_uncollected
 
-#: The most compiled templates the cache file keeps (yowasm's templates need ~70).
-CACHE_ENTRIES = 2000
+#: The most compiled templates a cache file keeps (yowasm's templates need ~70).
+CACHE_ENTRIES = 500
 #: A cache file larger than this is ignored (and replaced).
 CACHE_BYTES = 16 * 1024 * 1024
 PYDANTIC_PLUGINS_SWITCH = "PYDANTIC_DISABLE_PLUGINS"
@@ -56,7 +56,7 @@ def render_template(templates: Path, target: Path, data: dict[str, Any]) -> None
     fresh = not os.path.lexists(target)
     copier = import_copier()
     with _without_pydantic_plugins(), ExitStack() as shortcuts:
-        for shortcut in _shortcuts(fresh=fresh):
+        for shortcut in _shortcuts(templates, fresh=fresh):
             shortcuts.enter_context(shortcut)
         copier.run_copy(str(templates), target, data=data, defaults=True, overwrite=True,
                         quiet=True, unsafe=False)
@@ -211,7 +211,7 @@ def _uname_without_processor() -> Iterator[None]:
 
 # -- Work skipped for a new destination -------------------------------------------
 
-def _shortcuts(*, fresh: bool) -> list:
+def _shortcuts(templates: Path, *, fresh: bool) -> list:
     """The shortcuts for this copier, as context managers; the git ones only for a
     destination that does not exist yet."""
     try:
@@ -222,7 +222,7 @@ def _shortcuts(*, fresh: bool) -> list:
         worker._sync_git_index_executable_bit  # noqa: B018 (present, or fall back)
     except (ImportError, AttributeError):
         return []
-    shortcuts = [_compiled_once(Environment)]
+    shortcuts = [_compiled_once(Environment, templates)]
     if fresh:
         shortcuts += [
             _replaced(worker, "_sync_git_index_executable_bit", lambda self, dst_relpath, src_mode: None),
@@ -278,11 +278,15 @@ def _plain_folder(url: str) -> bool:
 # -- Compiled templates, once ------------------------------------------------------
 
 @contextmanager
-def _compiled_once(environment_class) -> Iterator[None]:
+def _compiled_once(environment_class, templates: Path) -> Iterator[None]:
+    """Jinja's compile, memoised, with a cache file per template folder: compiled code
+    names its source file, so another folder's (another checkout, another venv) would
+    only make every file larger and slower to load."""
     import jinja2
 
     original = environment_class.compile
-    cache_file = _cache_dir() / f"jinja-{sys.implementation.cache_tag}-{jinja2.__version__}.marshal"
+    location = hashlib.sha256(os.fsencode(os.path.abspath(templates))).hexdigest()[:16]
+    cache_file = _cache_dir() / f"jinja-{sys.implementation.cache_tag}-{jinja2.__version__}-{location}.marshal"
     stored = _read_cache(cache_file)
     used: dict[str, types.CodeType] = {}
     # Per environment (held, so that no other can take its id), recomputed if it grows.
