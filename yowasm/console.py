@@ -41,7 +41,8 @@ class _LazyConsole:
         self._stream = stream
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def rich(self) -> Console:
+        """The Console itself (for rich objects that take one)."""
         if self._console is None:
             from rich.console import Console
 
@@ -49,7 +50,10 @@ class _LazyConsole:
             # emoji code (`:x:`).
             self._console = Console(highlight=False, emoji=False, stderr=self._stream == "stderr",
                                     width=None if getattr(sys, self._stream).isatty() else UNWRAPPED)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich(), name)
 
 
 out = _LazyConsole("stdout")
@@ -341,7 +345,7 @@ def transfer_progress(label: str) -> Iterator[Callable[[int], Callable[[int], No
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=err, transient=True) as progress:
+                  TransferSpeedColumn(), console=err.rich(), transient=True) as progress:
 
         def start(total: int) -> Callable[[int], None]:
             task = progress.add_task(label, total=total)
