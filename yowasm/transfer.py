@@ -73,7 +73,12 @@ def publish(module: Path, reference: Reference, connection: Connection, *,
 
 
 def _upload_config(client: RegistryClient, config: bytes) -> int:
-    client.upload_blob(config, sha256_digest(config), len(config))
+    """Upload CONFIG with CLIENT (a twin of the publishing client's, on a connection of
+    its own, closed when done); the bytes it sent."""
+    try:
+        client.upload_blob(config, sha256_digest(config), len(config))
+    finally:
+        client.transport.close()
     return client.uploaded_bytes
 
 
