@@ -7,8 +7,8 @@ each language, in one interleaved run. Projects are rendered and built once firs
 
 Goal: yowasm build <= 1.3x the language's own build command, for each language. (Where
 that command takes less than a Python interpreter needs to start, as make does for an
-up-to-date C or TinyGo module, no Python command can meet it: `python -c pass` is
-measured alongside to show it.)
+up-to-date C or TinyGo module, no Python command can meet it: `python -c pass`, and the
+bare interpreter without site, `python -S -c pass`, are measured alongside to show it.)
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def rounds_and_languages(description: str) -> tuple[int, list[str]]:
 def main() -> None:
     rounds, languages = rounds_and_languages(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="yowasm-bench-build-") as folder:
-        cases = [Case("python -c pass", [PYTHON, "-c", "pass"])]  # what any Python command costs at least
+        cases = [Case("python -c pass", [PYTHON, "-c", "pass"]),  # what any Python command costs at least
+                 # The bare interpreter, without site (and the .pth files it runs): below any real program.
+                 Case("python -S -c pass", [PYTHON, "-S", "-c", "pass"])]
         for language in languages:
             project = built_project(Path(folder), language)
             command = language_facts(Language(language)).build
@@ -67,8 +69,9 @@ def main() -> None:
     print("\nthe interpreter alone, against each build command:")
     for language in languages:
         command = language_facts(Language(language)).build
-        print(f"  python -c pass / {command}, {language}: "
-              f"{results.ratio('python -c pass', f'{command} ({language})').format(digits=2, unit='x')}")
+        for floor in ("python -c pass", "python -S -c pass"):
+            print(f"  {floor} / {command}, {language}: "
+                  f"{results.ratio(floor, f'{command} ({language})').format(digits=2, unit='x')}")
     sys.exit(0 if held else 1)
 
 

@@ -112,8 +112,8 @@ def test_a_50_mb_module_goes_up_in_one_streamed_put(registry, tmp_path):
     reference = registry.ref("team/big", "v1")
     result = yowasm("publish", str(wasm), reference, cwd=tmp_path, env=environment(tmp_path))
     assert result.returncode == 0, result.stderr
-    methods = [request.split()[0] for request in registry.upload_requests()]
-    assert methods == ["POST", "PUT", "POST", "PUT"]  # config, then the module: no PATCH
+    methods = sorted(request.split()[0] for request in registry.upload_requests())
+    assert methods == ["POST", "POST", "PUT", "PUT"]  # the config and the module (side by side): no PATCH
     pulled = yowasm("pull", reference, "-o", str(tmp_path / "back.wasm"), cwd=tmp_path, env=environment(tmp_path))
     assert pulled.returncode == 0, pulled.stderr
     assert (tmp_path / "back.wasm").read_bytes() == wasm.read_bytes()

@@ -217,3 +217,31 @@ def test_readers_never_follow_past_the_limit_on_a_fifo(tmp_path):
     with pytest.raises(InputFileError, match="larger than 256 KiB"):
         read_data_file(fifo)
     thread.join(timeout=30)
+
+
+@PROPERTY
+@given(content=documents)
+def test_property_the_libyaml_path_reads_what_the_pure_python_loader_reads(tmp_path, content):
+    """Plain documents are parsed by libyaml's parser. What a reader returns is what
+    PyYAML's pure-Python loader alone makes of the file, and it refuses the same files
+    with the same message, except that libyaml reads a few documents that PyYAML's
+    scanner finds invalid (a tab after a value, e.g. `0\t`): valid YAML, and still
+    checked like any other."""
+    from yowasm import readers
+
+    path = tmp_path / "data.yml"
+    path.write_bytes(content)
+
+    def outcome() -> object:
+        try:
+            return read_yaml_mapping(path, "data file", example=EXAMPLE)
+        except InputFileError as error:
+            return error.message
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(readers, "_plain_document", lambda text, loader: False)
+        pure = outcome()
+    if fast != pure:  # only where PyYAML's scanner refuses what libyaml reads
+        assert isinstance(pure, str) and "is not valid YAML or JSON" in pure, (fast, pure)
+        yaml.load(content.decode("utf-8-sig"), Loader=yaml.CSafeLoader)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,9 @@ def test_credentials_go_to_the_registry_and_nowhere_else(registry, other_origin,
 
     def elsewhere(reg, request):
         if request.method == "POST" and request.path.endswith("/blobs/uploads/"):
-            other_origin.uploads["away"] = bytearray()
-            return Answer(202, {"Location": f"{other_origin.origin}/v2/team/hello/blobs/uploads/away"})
+            session = f"away-{uuid.uuid4().hex}"  # one per upload: the config and the module go up side by side
+            other_origin.uploads[session] = bytearray()
+            return Answer(202, {"Location": f"{other_origin.origin}/v2/team/hello/blobs/uploads/{session}"})
         if request.method == "GET" and "/blobs/sha256:" in request.path and reg._authorized(request):
             return Answer(307, {"Location": f"{other_origin.origin}/v2/team/hello{request.path.split('/team/hello')[1]}"})
         return None

@@ -51,9 +51,15 @@ def file_sha256(path: Path, block: int = 1024 * 1024) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def fixed_config(layout: ArtifactFormat) -> bytes | None:
+    """The config blob of LAYOUT when it is the same for every module, else None."""
+    return b"{}" if layout is ArtifactFormat.WASM_TO_OCI else None
+
+
 def artifact_config(layout: ArtifactFormat, module: Path, layer_digest: str) -> bytes:
-    if layout is ArtifactFormat.WASM_TO_OCI:
-        return b"{}"
+    fixed = fixed_config(layout)
+    if fixed is not None:
+        return fixed
     # The module's own time, so republishing an unchanged module changes no blob.
     created = datetime.fromtimestamp(int(module.stat().st_mtime), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     config = {"created": created, "architecture": "wasm", "os": "wasip1", "layerDigests": [layer_digest]}

@@ -1,19 +1,24 @@
-"""Everything yowasm shows or asks a person: rich output, and prompts (drawn by yowasm.prompting)."""
+"""Everything yowasm shows or asks a person: rich output, and prompts (drawn by yowasm.prompting).
+
+rich is imported only when something is drawn with it: importing it takes longer than
+pushing a 1 MB module to a local registry, and the lines of the quick commands
+(publish, build, run) are written as plain text wherever rich would not style them
+(pipes, files, CI logs)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, TextIO
-
-from rich.console import Console
-from rich.markup import escape
-from rich.tree import Tree
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TextIO, Union
 
 from yowasm.text import literal, shell_command
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.tree import Tree
+
     from yowasm.build import BuildResult
     from yowasm.transfer import Published, Pulled
     from yowasm.doctor import Diagnosis
@@ -29,14 +34,67 @@ if TYPE_CHECKING:
 UNWRAPPED = 10_000
 
 
-def _console(stream: TextIO, **options: object) -> Console:
-    # emoji=False: a path or file content such as `root:x:0:0` is shown as it is, never as an
-    # emoji code (`:x:`).
-    return Console(highlight=False, emoji=False, width=None if stream.isatty() else UNWRAPPED, **options)
+class _LazyConsole:
+    """A rich Console for stdout or stderr, made on first use."""
+
+    def __init__(self, stream: str):
+        self._stream = stream
+        self._console: Console | None = None
+
+    def rich(self) -> Console:
+        """The Console itself (for rich objects that take one)."""
+        if self._console is None:
+            from rich.console import Console
+
+            # emoji=False: a path or file content such as `root:x:0:0` is shown as it is, never as an
+            # emoji code (`:x:`).
+            self._console = Console(highlight=False, emoji=False, stderr=self._stream == "stderr",
+                                    width=None if getattr(sys, self._stream).isatty() else UNWRAPPED)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich(), name)
 
 
-out = _console(sys.stdout)
-err = _console(sys.stderr, stderr=True)
+out = _LazyConsole("stdout")
+err = _LazyConsole("stderr")
+
+
+def escape(text: str) -> str:
+    """TEXT with rich markup's brackets escaped."""
+    from rich.markup import escape as escape_markup
+
+    return escape_markup(text)
+
+
+def _unstyled(stream: TextIO) -> bool:
+    """Whether rich would write to STREAM nothing but the text: not a terminal, and
+    neither TTY_COMPATIBLE=1 nor FORCE_COLOR says otherwise (rich's own rules)."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color == ""
+    try:
+        return not stream.isatty()
+    except ValueError:  # closed
+        return True
+
+
+#: A part of a line: literal text, or (style, literal text).
+Part = Union[str, tuple[str, str]]
+
+
+def _line(console: _LazyConsole, *parts: Part, soft_wrap: bool = True) -> None:
+    """One line of parts (made literal by the caller): drawn by rich where it styles
+    its output, else written as it is, without importing rich."""
+    stream = getattr(sys, console._stream)
+    if _unstyled(stream):
+        stream.write("".join(part if isinstance(part, str) else part[1] for part in parts) + "\n")
+        return
+    console.print("".join(escape(part) if isinstance(part, str) else f"[{part[0]}]{escape(part[1])}[/]"
+                          for part in parts), soft_wrap=soft_wrap)
 
 
 _terminal: TextIO | None = None
@@ -134,6 +192,8 @@ def confirm(prompt: str, *, default: bool = True) -> bool:
 
 
 def _tree(root: Path, files: list[Path]) -> Tree:
+    from rich.tree import Tree
+
     tree = Tree(f"[bold]{_shown(root)}[/]")
     nodes: dict[Path, Tree] = {Path(): tree}
     for relative in sorted(files):
@@ -242,7 +302,8 @@ def show_built(result: BuildResult, *, stderr: bool = False) -> None:
     except ValueError:
         shown = result.module
     done = "Built" if result.commands else "Up to date:"
-    console.print(f"[bold green]{done}[/] {_shown(shown)} ({result.size:,} bytes)")
+    _line(console, ("bold green", done), f" {literal(shown, single_line=True)} ({result.size:,} bytes)",
+          soft_wrap=False)
 
 
 def show_diagnosis(diagnosis: Diagnosis) -> None:
@@ -278,13 +339,13 @@ def show_diagnosis(diagnosis: Diagnosis) -> None:
 def transfer_progress(label: str) -> Iterator[Callable[[int], Callable[[int], None]] | None]:
     """A factory of byte-progress callbacks drawing a rich bar; None when stderr is not
     a terminal (logs and pipes get no bar)."""
-    if not err.is_terminal:
+    if _unstyled(sys.stderr):
         yield None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=err, transient=True) as progress:
+                  TransferSpeedColumn(), console=err.rich(), transient=True) as progress:
 
         def start(total: int) -> Callable[[int], None]:
             task = progress.add_task(label, total=total)
@@ -294,9 +355,9 @@ def transfer_progress(label: str) -> Iterator[Callable[[int], Callable[[int], No
 
 
 def show_published(published: Published) -> None:
-    out.print(f"[bold green]Pushed[/] {_shown(published.reference)}", soft_wrap=True)
-    out.print(f"Digest: {_shown(published.digest)}", soft_wrap=True)
-    out.print(f"[dim]{published.size:,} bytes, {published.uploaded_bytes:,} uploaded[/]", soft_wrap=True)
+    _line(out, ("bold green", "Pushed"), " " + literal(published.reference, single_line=True))
+    _line(out, "Digest: " + literal(published.digest, single_line=True))
+    _line(out, ("dim", f"{published.size:,} bytes, {published.uploaded_bytes:,} uploaded"))
 
 
 def show_pulled(pulled: Pulled) -> None:

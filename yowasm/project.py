@@ -6,12 +6,14 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from yowasm.errors import InputFileError, ProjectError, UsageError
-from yowasm.languages import LanguageFacts, language_facts
 from yowasm.model import ProjectAnswers
 from yowasm.readers import kind_of, read_yaml_mapping
+
+if TYPE_CHECKING:
+    from yowasm.languages import LanguageFacts
 
 ANSWERS_FILE = ".copier-answers.yml"
 #: The answers-file key under which yowasm records a digest of every file it generated,
@@ -81,6 +83,8 @@ class Project:
 
     @cached_property
     def facts(self) -> LanguageFacts:
+        from yowasm.languages import language_facts  # only commands that build or check tools need it
+
         return language_facts(self.answers.language)
 
     @property

@@ -51,7 +51,7 @@ def read_yaml_mapping(path: Path, what: str, *, example: str) -> dict[str, Any]:
 
     text = read_text(path, what)
     try:
-        data = yaml.load(text, Loader=_loader())  # noqa: S506 (a SafeLoader)
+        data = _load_yaml(text)
     except _AliasRefused as error:
         raise InputFileError(f"The {what} {path} uses a YAML alias ({error}): yowasm does not expand them.",
                              hint=f"Write each value out in full. Example: {example}") from None
@@ -131,6 +131,47 @@ def _short(value: object) -> str:
 
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
+
+
+#: The deepest nesting the C parser is trusted with (its composer recurses in C, not in
+#: Python, so Python's recursion limit does not guard it); no file yowasm reads comes close.
+_C_DEPTH_LIMIT = 32
+
+
+def _load_yaml(text: str) -> Any:
+    """TEXT's document, parsed by libyaml's parser (several times faster than PyYAML's
+    own) when it is a plain document: no alias, no explicit tag and no deep nesting,
+    checked first on its parser events. Every other document, and any the C path fails on, goes through
+    the pure-Python NoAliasLoader, whose verdict and message stand as they always have."""
+    import yaml
+
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            if _plain_document(text, fast):
+                return yaml.load(text, Loader=fast)  # noqa: S506 (a SafeLoader)
+        except (yaml.YAMLError, ValueError, RecursionError):
+            pass
+    return yaml.load(text, Loader=_loader())  # noqa: S506 (a SafeLoader)
+
+
+def _plain_document(text: str, loader: type) -> bool:
+    """Whether TEXT's parser events hold no alias, no explicit tag (`!!binary`, `!x`:
+    where the two loaders' constructors part) and nest at most _C_DEPTH_LIMIT deep;
+    stops at the first event that is not so."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "tag", None) is not None:
+            return False
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > _C_DEPTH_LIMIT:
+                return False
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return True
 
 
 @cache

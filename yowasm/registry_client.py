@@ -169,6 +169,15 @@ class RegistryClient:
         self._chunk_min = 0
         self.uploaded_bytes = 0
 
+    def twin(self) -> RegistryClient:
+        """A client of the same repository on a connection of its own, for an upload
+        that goes on beside this client's: it starts with this one's scheme and
+        authorization, and counts its own uploaded bytes."""
+        twin = RegistryClient(self.reference, self.connection)
+        twin.scheme, twin._may_fall_back = self.scheme, False
+        twin._authorization, twin._tried_tokens = self._authorization, set(self._tried_tokens)
+        return twin
+
     # -- URLs and messages --
 
     @property

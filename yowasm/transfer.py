@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Generic, Mapping, TypeVar
 
-from yowasm.artifacts import NotAModule, artifact_config, build_manifest, file_sha256, wasm_layer
+from yowasm.artifacts import NotAModule, artifact_config, build_manifest, file_sha256, fixed_config, wasm_layer
 from yowasm.errors import FileSystemError, InvalidReferenceError, RegistryError, UsageError
 from yowasm.model import ArtifactFormat
 from yowasm.reference import Reference
@@ -35,29 +36,77 @@ def publish(module: Path, reference: Reference, connection: Connection, *,
             layout: ArtifactFormat = ArtifactFormat.WASM_TO_OCI, annotations: Mapping[str, str] | None = None,
             progress: Callable[[int], ProgressCallback] | None = None) -> Published:
     """Push MODULE as an artifact and tag it. Nothing is uploaded when the tag already
-    points at the same manifest, and no blob the repository has is sent again."""
+    points at the same manifest, and no blob the repository has is sent again.
+
+    What does not wait on anything goes on side by side: the module is hashed while
+    the registry says what the tag points at, and the config blob goes up on a
+    connection of its own while the module is hashed and uploaded."""
     if not module.is_file():
         raise UsageError(f"No module at {literal(module)}.", hint="Build it first: yowasm build")
     if reference.digest or not reference.tag:
         raise InvalidReferenceError(f"Invalid reference {str(reference)!r}: publishing needs a tag, not a digest.",
                                     hint="Example of a valid reference: ghcr.io/octocat/hello:v1.0.0")
     client = RegistryClient(reference, connection)
+    hashing = _Background(file_sha256, module)
+    tagged = client.tagged_digest(reference.tag, push=True)
+    config_upload = None
+    if tagged is None and (config := fixed_config(layout)) is not None:  # no manifest to compare with first
+        config_upload = _Background(_upload_config, client.twin(), config)
     try:
-        layer_digest = file_sha256(module)
+        layer_digest = hashing.result()
+        size = module.stat().st_size
     except OSError as error:
         raise FileSystemError(f"Cannot read {literal(module)}: {error.strerror}.") from None
-    size = module.stat().st_size
     config = artifact_config(layout, module, layer_digest)
     manifest = build_manifest(layout, module, size, layer_digest, config, annotations or {})
     on_progress = progress(size) if progress else None
-    if client.tagged_digest(reference.tag, push=True) == sha256_digest(manifest):
+    if tagged == sha256_digest(manifest):
         if on_progress:
             on_progress(size)
-        return Published(reference, sha256_digest(manifest), size, 0)
-    client.upload_blob(config, sha256_digest(config), len(config))
+        return Published(reference, tagged, size, 0)
+    if config_upload is None:
+        config_upload = _Background(_upload_config, client.twin(), config)
     client.upload_blob(module, layer_digest, size, on_progress)
+    config_bytes = config_upload.result()
     digest = client.put_manifest(manifest, reference.tag)
-    return Published(reference, digest, size, client.uploaded_bytes)
+    return Published(reference, digest, size, client.uploaded_bytes + config_bytes)
+
+
+def _upload_config(client: RegistryClient, config: bytes) -> int:
+    """Upload CONFIG with CLIENT (a twin of the publishing client's, on a connection of
+    its own, closed when done); the bytes it sent."""
+    try:
+        client.upload_blob(config, sha256_digest(config), len(config))
+    finally:
+        client.transport.close()
+    return client.uploaded_bytes
+
+
+_Result = TypeVar("_Result")
+
+
+class _Background(Generic[_Result]):
+    """WORK(*ARGS) in a thread of its own; `result()` waits for it and returns its
+    value or raises its exception. (Hashing and socket I/O release the interpreter
+    lock, so the two really go on at once.)"""
+
+    def __init__(self, work: Callable[..., _Result], *args: Any):
+        self._value: _Result | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[..., _Result], args: tuple[Any, ...]) -> None:
+        try:
+            self._value = work(*args)
+        except BaseException as error:  # noqa: BLE001 - handed to the thread that waits
+            self._error = error
+
+    def result(self) -> _Result:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
