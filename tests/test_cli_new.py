@@ -456,3 +456,16 @@ def test_sigterm_while_copier_renders_leaves_nothing_or_a_whole_project(tmp_path
         assert process.returncode != 143 or "Interrupted after the project was complete" in stderr
     else:
         assert left == [] and process.returncode == 143 and "Aborted: nothing was written." in stderr
+
+
+def test_a_refused_value_is_quoted_cut_short(tmp_path):
+    """A 5,000-character answer is refused with a message a terminal can show: the
+    value quoted, cut after 120 characters, on one line."""
+    from tests.conftest import run_yowasm
+
+    result = run_yowasm("new", str(tmp_path / "p"), "--defaults", "--name", "Bad" * 1700 + "\x1b[31m", cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if "Invalid module name" in line]
+    assert "BadBad" in line and "..." in line and len(line) < 300
+    assert "\x1b" not in result.stderr
+    assert not (tmp_path / "p").exists()

@@ -37,8 +37,10 @@ class ValidationError(UsageError):
         self.value = value
         self.rule = rule
         self.example = example
+        from yowasm.text import quoted
+
         super().__init__(
-            f"Invalid {field} {value!r}: {rule}.",
+            f"Invalid {field} {quoted(value)}: {rule}.",
             hint=f"Example of a valid {field}: {example}",
         )
 
