@@ -97,7 +97,16 @@ def _entries() -> dict[tuple[str, str], bytes]:
 
 
 def _cache_file() -> Path:
-    return cache_dir() / f"yaml-{sys.implementation.cache_tag}.marshal"
+    return cache_dir() / f"yaml-{sys.implementation.cache_tag}-{_installation():08x}.marshal"
+
+
+@cache
+def _installation() -> int:
+    """One cache file per installation (the PyYAML and yowasm found): two sharing one
+    would replace each other's entries on every run."""
+    import zlib
+
+    return zlib.crc32(repr([stamp[0] for stamp in _parser()]).encode())
 
 
 @cache
