@@ -174,3 +174,16 @@ def test_a_value_read_from_the_cache_is_the_callers_own(tmp_path, yaml_cache_in_
     first = read_data_file(path)
     first["_yowasm_files"]["README.md"] = "changed"
     assert read_data_file(path) == {"name": "hello", "_yowasm_files": {"README.md": "abc"}}
+
+
+def test_the_cache_file_keeps_the_newest_entries_within_its_bounds(tmp_path, yaml_cache_in_tmp):
+    for number in range(yaml_cache.CACHE_ENTRIES + 10):
+        yaml_cache.store("readers.yaml", f"name: app{number}\n", {"name": f"app{number}"})
+    big = "x" * (yaml_cache.MAX_TEXT - 10)
+    for number in range(20):  # together far more than the file may hold
+        yaml_cache.store("readers.yaml", f"{number}{big}", {"text": f"{number}{big}"})
+    assert cache_file(yaml_cache_in_tmp).stat().st_size <= yaml_cache.CACHE_BYTES
+    yaml_cache._entries.cache_clear()
+    assert yaml_cache.lookup("readers.yaml", f"19{big}") == {"text": f"19{big}"}
+    assert yaml_cache.lookup("readers.yaml", "name: app0\n") is yaml_cache.MISS
+    assert len(yaml_cache._entries()) <= yaml_cache.CACHE_ENTRIES

@@ -55,13 +55,11 @@ def store(kind: str, text: str, value: Any) -> None:
         entries[(kind, text)] = marshal.dumps(value)
     except ValueError:
         return
-    while len(entries) > CACHE_ENTRIES:
-        del entries[next(iter(entries))]
-    while True:
+    while True:  # the oldest go first (pop: another thread may be storing too)
         data = marshal.dumps({"format": FORMAT, "parser": _parser(), "entries": entries})
-        if len(data) <= CACHE_BYTES:
+        if not entries or (len(entries) <= CACHE_ENTRIES and len(data) <= CACHE_BYTES):
             break
-        del entries[next(iter(entries))]  # the oldest first; no entries at all always fit
+        entries.pop(next(iter(entries), None), None)
     write_cache_file(_cache_file(), data)
 
 
