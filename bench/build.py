@@ -14,6 +14,7 @@ bare interpreter without site, `python -S -c pass`, are measured alongside to sh
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,10 @@ from yowasm.languages import language_facts  # noqa: E402
 from yowasm.model import Language  # noqa: E402
 
 LANGUAGES = ("rust", "c", "tinygo", "assemblyscript")
-TOOLCHAIN = {key: value for key, value in toolchain_env().items() if key not in ENV or ENV[key] != value}
+# Only what toolchain_env sets itself: ENV's own PYTHONPATH and bytecode writing stand
+# (copying the caller's would run the tree the caller names, compiling every module
+# the other cases do not import on every run, when PYTHONDONTWRITEBYTECODE is set).
+TOOLCHAIN = {key: value for key, value in toolchain_env().items() if os.environ.get(key) != value}
 
 
 def built_project(folder: Path, language: str) -> Path:

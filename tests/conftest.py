@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pexpect
 import pyte
@@ -160,3 +161,22 @@ class Terminal:
 def unwrapped(screen: str) -> str:
     """The screen's words in one line: what was wrapped reads whole again."""
     return " ".join(screen.split())
+
+
+def isolated_yaml_cache(folder: Path) -> Iterator[Path]:
+    """This process's parsed-YAML cache in FOLDER/cache, read afresh (so that in-process
+    tests neither use nor fill the user's)."""
+    from yowasm import yaml_cache
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
+        yaml_cache._entries.cache_clear()
+        try:
+            yield folder / "cache"
+        finally:
+            yaml_cache._entries.cache_clear()
+
+
+@pytest.fixture
+def yaml_cache_in_tmp(tmp_path) -> Iterator[Path]:
+    yield from isolated_yaml_cache(tmp_path)

@@ -18,11 +18,18 @@ from hypothesis import strategies as st
 
 from yowasm.errors import InputFileError, YowasmError
 from yowasm.project import read_data_file
+from tests.conftest import isolated_yaml_cache
 from tests.projects import ADVERSARIAL, ALIAS_BOMB
 from yowasm.readers import MAX_FILE_BYTES, read_text, read_toml, read_yaml_mapping
 from yowasm.wagi import load_modules_toml, parse_env_file
 
 EXAMPLE = "{name: hello}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_yaml_cache(tmp_path_factory):
+    yield from isolated_yaml_cache(tmp_path_factory.mktemp("yaml-cache"))
+
 
 @pytest.mark.parametrize("case", ADVERSARIAL)
 def test_adversarial_data_files_are_refused_with_the_file_and_the_rule(tmp_path, case):

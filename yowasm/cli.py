@@ -4,7 +4,9 @@ imported inside the commands so that `--help` and `--version` start fast."""
 
 from __future__ import annotations
 
+import copy
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -293,8 +295,6 @@ def run(
     ),
 ) -> None:
     """Run a WASI module with wasmtime; its exit code becomes yowasm's."""
-    import sys
-
     from yowasm.runner import parse_dir, parse_env, run_module
 
     args = list(args or [])
@@ -406,8 +406,6 @@ def login(
 ) -> None:
     """Check registry credentials and store them in the Docker config file (also used by
     docker, oras, skopeo)."""
-    import sys
-
     from yowasm import console
     from yowasm.credentials import Credentials
     from yowasm.errors import UsageError
@@ -505,4 +503,23 @@ def main() -> None:
         from typer.completion import completion_init
 
         completion_init()
-    app(prog_name="yowasm")
+        app(prog_name="yowasm")
+        return
+    _app_for(sys.argv[1:])(prog_name="yowasm")
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app with only the command ARGS name first, when they do: typer builds every
+    command it holds (reading each signature) before it looks at the arguments, and the
+    others play no part in running one. Anything else (--help, --version, a mistyped
+    command that wants suggestions) gets the whole app."""
+    chosen = [info for info in app.registered_commands if args and _command_name(info) == args[0]]
+    if not chosen:
+        return app
+    single = copy.copy(app)
+    single.registered_commands = chosen
+    return single
+
+
+def _command_name(info) -> str:
+    return info.name or info.callback.__name__.lower().replace("_", "-")

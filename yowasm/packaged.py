@@ -20,9 +20,20 @@ def templates_dir() -> Path:
 
 def load_packaged_yaml(path: Path) -> Any:
     """A YAML file shipped with yowasm (its own data, so read without the bounds of
-    yowasm.readers), parsed by PyYAML's libyaml binding where it has one: the same safe
-    loader with the parser in C, several times faster than the pure-Python one."""
-    import yaml
+    yowasm.readers), parsed once per content (yowasm.yaml_cache) by PyYAML's libyaml
+    binding where it has one: the same safe loader with the parser in C, several times
+    faster than the pure-Python one."""
+    from yowasm import yaml_cache
 
-    with path.open(encoding="utf-8") as file:
-        return yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    text = path.read_text(encoding="utf-8")
+    value = yaml_cache.lookup(_CACHE_KIND, text)
+    if value is yaml_cache.MISS:
+        import yaml
+
+        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        yaml_cache.store(_CACHE_KIND, text, value)
+    return value
+
+
+#: How load_packaged_yaml's values are known in the cache (aliases allowed: yowasm's own).
+_CACHE_KIND = "packaged.yaml"

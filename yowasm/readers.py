@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from yowasm import yaml_cache
 from yowasm.errors import InputFileError
 
 #: Larger than any answers file, data file, modules.toml or env file a person writes
@@ -46,10 +47,27 @@ def read_text(path: Path, what: str, *, limit: int = MAX_FILE_BYTES) -> str:
 
 
 def read_yaml_mapping(path: Path, what: str, *, example: str) -> dict[str, Any]:
-    """PATH's YAML (or JSON) document: a mapping with string keys (empty: {})."""
+    """PATH's YAML (or JSON) document: a mapping with string keys (empty: {}); parsed
+    once per content (yowasm.yaml_cache), checked every time."""
+    text = read_text(path, what)
+    data = yaml_cache.lookup(_CACHE_KIND, text)
+    parsed = data is yaml_cache.MISS
+    if parsed:
+        data = _parse_yaml(text, path, what, example)
+    _refuse_unwritable(data, path, what)
+    mapping = _mapping(data, path, what, example)
+    if parsed:
+        yaml_cache.store(_CACHE_KIND, text, data)
+    return mapping
+
+
+#: How read_yaml_mapping's values are known in the cache.
+_CACHE_KIND = "readers.yaml"
+
+
+def _parse_yaml(text: str, path: Path, what: str, example: str) -> Any:
     import yaml
 
-    text = read_text(path, what)
     try:
         data = _load_yaml(text)
     except _AliasRefused as error:
@@ -63,8 +81,7 @@ def read_yaml_mapping(path: Path, what: str, *, example: str) -> dict[str, Any]:
     except ValueError as error:  # e.g. an integer of more digits than Python converts
         raise InputFileError(f"The {what} {path} holds a value yowasm cannot read: {_one_line(error)}.",
                              hint=f"Example: {example}") from None
-    _refuse_unwritable(data, path, what)
-    return _mapping(data, path, what, example)
+    return data
 
 
 def read_toml(path: Path, what: str, *, example: str) -> dict[str, Any]:

@@ -36,12 +36,12 @@ import marshal
 import os
 import platform
 import sys
-import tempfile
 import types
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from yowasm.cachefiles import cache_dir, read_cache_file, write_cache_file
 from yowasm.startup import imports_uncollected
 
 #: The most compiled templates a cache file keeps (yowasm's templates need ~70).
@@ -286,7 +286,7 @@ def _compiled_once(environment_class, templates: Path) -> Iterator[None]:
 
     original = environment_class.compile
     location = hashlib.sha256(os.fsencode(os.path.abspath(templates))).hexdigest()[:16]
-    cache_file = _cache_dir() / f"jinja-{sys.implementation.cache_tag}-{jinja2.__version__}-{location}.marshal"
+    cache_file = cache_dir() / f"jinja-{sys.implementation.cache_tag}-{jinja2.__version__}-{location}.marshal"
     stored = _read_cache(cache_file)
     used: dict[str, types.CodeType] = {}
     # Per environment (held, so that no other can take its id), recomputed if it grows.
@@ -336,21 +336,12 @@ def _fingerprint(environment) -> tuple:
     )
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "yowasm"
-
-
 def _read_cache(path: Path) -> dict[str, types.CodeType]:
-    """The cache file's compiled templates; nothing when it is missing, too large,
-    not the user's own, writable by others, or not a cache file."""
+    """The cache file's compiled templates; nothing when it is untrusted or not a cache file."""
+    data = read_cache_file(path, CACHE_BYTES)
     try:
-        with path.open("rb") as file:
-            status = os.fstat(file.fileno())
-            if status.st_uid != os.getuid() or status.st_mode & 0o022 or status.st_size > CACHE_BYTES:
-                return {}
-            entries = marshal.loads(file.read(CACHE_BYTES + 1))
-    except (OSError, ValueError, EOFError, TypeError):
+        entries = marshal.loads(data) if data is not None else {}
+    except (ValueError, EOFError, TypeError):
         return {}
     if not isinstance(entries, dict):
         return {}
@@ -359,16 +350,8 @@ def _read_cache(path: Path) -> dict[str, types.CodeType]:
 
 
 def _write_cache(path: Path, entries: dict[str, types.CodeType]) -> None:
-    """Replace the cache file atomically; a cache that cannot be written is no error."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor, scratch = tempfile.mkstemp(dir=path.parent, prefix=".jinja-")
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(marshal.dumps(entries))
-            os.replace(scratch, path)
-        except BaseException:
-            os.unlink(scratch)
-            raise
-    except (OSError, ValueError):
-        pass
+        data = marshal.dumps(entries)
+    except ValueError:
+        return
+    write_cache_file(path, data)

@@ -51,9 +51,12 @@ def run_module(
     """Run the module's `_start` with stdin, stdout and stderr inherited; return its
     exit code. A trap raises ModuleError carrying the wasm backtrace; Ctrl-C stops
     the module and raises Aborted."""
-    import wasmtime
+    from yowasm.startup import imports_uncollected
 
-    from yowasm.wasm import interruptible_engine, load_module
+    with imports_uncollected("wasmtime"):  # thousands of ctypes objects, no garbage
+        import wasmtime
+
+        from yowasm.wasm import interruptible_engine, load_module
 
     # Epoch interruption is what lets Ctrl-C stop a module that never calls the host.
     wasm_engine = interruptible_engine()
