@@ -94,6 +94,18 @@ def test_each_template_folder_has_a_cache_file_of_its_own(tmp_path):
     assert tree(tmp_path / "second") == tree(tmp_path / "first")
 
 
+def test_the_cache_file_of_a_template_folder_that_is_gone_is_removed(tmp_path):
+    data = answers().to_data()
+    cache, copy = tmp_path / "cache", tmp_path / "copy"
+    shutil.copytree(templates_dir(), copy)
+    render_in_fresh_process(FAST, tmp_path / "first", data, cache, templates=copy)
+    (copied,) = (cache / "yowasm").glob("jinja-*.marshal")
+    shutil.rmtree(copy)
+    render_in_fresh_process(FAST, tmp_path / "second", data, cache)
+    assert not copied.exists()
+    assert len(list((cache / "yowasm").glob("jinja-*.marshal"))) == 1
+
+
 def test_a_refused_answer_is_refused_as_copier_refuses_it(tmp_path):
     """The stand-in for questionary's Choice still lets copier check answers against choices."""
     data = {**answers().to_data(), "language": "cobol"}

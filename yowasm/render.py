@@ -46,6 +46,8 @@ from yowasm.startup import imports_uncollected
 
 #: The most compiled templates a cache file keeps (yowasm's templates need ~70).
 CACHE_ENTRIES = 500
+#: The entry of a cache file that names its template folder.
+LOCATION_KEY = "templates"
 #: A cache file larger than this is ignored (and replaced).
 CACHE_BYTES = 16 * 1024 * 1024
 PYDANTIC_PLUGINS_SWITCH = "PYDANTIC_DISABLE_PLUGINS"
@@ -316,7 +318,26 @@ def _compiled_once(environment_class, templates: Path) -> Iterator[None]:
         environment_class.compile = original
     if not used.keys() <= stored.keys():
         kept = {**stored, **used} if len(stored) + len(used) <= CACHE_ENTRIES else used
-        _write_cache(cache_file, kept)
+        _write_cache(cache_file, {**kept, LOCATION_KEY: os.path.abspath(templates)})
+        _remove_vanished(cache_file)
+
+
+def _remove_vanished(kept: Path) -> None:
+    """Remove the other cache files whose template folder is gone (a deleted checkout,
+    a temporary copy), or that do not say which it was."""
+    for other in kept.parent.glob("jinja-*.marshal"):
+        if other == kept:
+            continue
+        data = read_cache_file(other, CACHE_BYTES)
+        try:
+            location = marshal.loads(data).get(LOCATION_KEY) if data is not None else None
+        except (ValueError, EOFError, TypeError, AttributeError):
+            location = None
+        if data is not None and not (isinstance(location, str) and os.path.isdir(location)):
+            try:
+                other.unlink()
+            except OSError:
+                pass
 
 
 def _fingerprint(environment) -> tuple:
