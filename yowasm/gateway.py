@@ -20,6 +20,7 @@ import os
 import queue
 import re
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -34,6 +35,9 @@ TICK_SECONDS = 0.05
 #: How long a quick run (on the server's event loop) may take: after 2 ticks it has run
 #: for more than one whole tick, so it is slow, not unlucky in when it started.
 QUICK_TICKS = 2
+#: CPU time a quick run must have used for its overrun to make its route slow: the
+#: ticks count wall-clock time, which a thread kept waiting for a core also spends.
+QUICK_CPU_SECONDS = TICK_SECONDS / 2
 #: WASI calls that can block in the host, where no epoch check can stop them (a sleep):
 #: a module importing one never runs on the event loop.
 HOST_BLOCKING = {"poll_oneoff"}
@@ -288,8 +292,10 @@ class Gateway:
         no free slot) or did not, and then the caller runs handle() on a thread of its own.
 
         Running a request again from the start is safe for a handler with no volumes:
-        nothing it did outlives its instance. A route that overran once is slow from
-        then on, until the next reload, so the loop is held up at most once per route."""
+        nothing it did outlives its instance. A route whose quick run overran having
+        used QUICK_CPU_SECONDS of this thread's CPU is slow from then on, until the next
+        reload, so the loop is held up about once per slow route; one that overran only
+        because the thread was kept off the CPU (a loaded machine) stays quick."""
         planned = self._plan(request)
         if isinstance(planned, Response):
             return planned
@@ -301,11 +307,13 @@ class Gateway:
             slot = self._free.get_nowait()
         except queue.Empty:
             return None
+        started = time.thread_time()
         try:
             failure, output = self._run(slot, target, target.route.entrypoint, argv, env, request.body,
                                         ticks=QUICK_TICKS)
         except _Overran:
-            self._slow.add(key)
+            if time.thread_time() - started >= QUICK_CPU_SECONDS:
+                self._slow.add(key)
             return None
         finally:
             self._free.put(slot)
