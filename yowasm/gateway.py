@@ -173,7 +173,7 @@ class Gateway:
         self._fetch_oci = fetch_oci
         self._stop = threading.Event()
         self._generation = 0
-        #: (route, entrypoint, module path, generation) of the routes that overran a quick run.
+        #: (route, entrypoint, module path, generation) of the routes found slow on the loop.
         self._slow: set[tuple[str, str, str, int]] = set()
         self._all_slots = [Slot() for _ in range(max(1, settings.slots))]
         self._free: queue.SimpleQueue[Slot] = queue.SimpleQueue()
