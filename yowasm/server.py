@@ -17,6 +17,7 @@ processes that share the listening socket and wasmtime's on-disk cache.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import pickle
 import resource
@@ -89,6 +90,9 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         for listener in sockets or ():
             listener.listen(LISTEN_BACKLOG)
+        # What start-up made lives as long as the server: out of the collector's sight,
+        # so that its full collections, which come every so many requests, stay short.
+        gc.freeze()
         self._on_started()
 
 
