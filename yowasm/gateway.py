@@ -95,8 +95,18 @@ class LoadedRoute:
     #: Which load this is: a reload compiles the module files afresh.
     generation: int
     limit: threading.BoundedSemaphore | None = None
-    #: Whether it may run on the server's event loop (Gateway.handle_quickly).
+    #: Whether it may run on the server's event loop (Gateway.run_quickly).
     quick: bool = False
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A request routed to its handler: what the handler is run with."""
+
+    target: LoadedRoute
+    argv: list[str]
+    env: list[tuple[str, str]]
+    body: bytes
 
 
 LogLine = Callable[[str], None]
@@ -122,13 +132,14 @@ class Slot:
         self.running = False
         self.overflowed = False
 
-    def instance_pre(self, loaded: LoadedRoute):
-        key = (loaded.path, loaded.generation)
+    def instance_pre(self, path: str, generation: int):
+        """The module file PATH of load GENERATION, compiled for this slot's engine."""
+        key = (path, generation)
         if key not in self.compiled:
             from yowasm.wasm import load_module
 
-            self.compiled = {old: value for old, value in self.compiled.items() if old[1] == loaded.generation}
-            self.compiled[key] = self.linker.instantiate_pre(load_module(Path(loaded.path), on=self.engine))
+            self.compiled = {old: value for old, value in self.compiled.items() if old[1] == generation}
+            self.compiled[key] = self.linker.instantiate_pre(load_module(Path(path), on=self.engine))
         return self.compiled[key]
 
     def tick(self, max_output: int) -> None:
@@ -182,7 +193,7 @@ class Gateway:
         self.routes: list[LoadedRoute] = self._load(routes)
         for slot in self._all_slots:  # compiled now, not on a slot's first request
             for loaded in self.routes:
-                slot.instance_pre(loaded)
+                slot.instance_pre(loaded.path, loaded.generation)
         self._ticker = threading.Thread(target=self._tick, daemon=True, name="epoch-ticker")
         self._ticker.start()
 
@@ -206,7 +217,7 @@ class Gateway:
                         raise ServeError(f"{route.source}: oci: modules need a registry connection.")
                     path = str(self._fetch_oci(route.module[len("oci:"):]))
                 if path not in listings:
-                    module = slot.instance_pre(_loaded(route, path, self._generation, blocks=True)).module
+                    module = slot.instance_pre(path, self._generation).module
                     blocking[path] = any(item.name in HOST_BLOCKING for item in module.imports)
                 loaded = _loaded(route, path, self._generation, blocks=blocking[path])
                 loaded_routes.append(loaded)
@@ -233,7 +244,7 @@ class Gateway:
         store = self._wasmtime.Store(slot.engine)
         store.set_wasi(config)
         try:
-            slot.instance_pre(loaded).instantiate(store)
+            slot.instance_pre(loaded.path, loaded.generation).instantiate(store)
         except self._wasmtime.WasmtimeError as error:
             raise ServeError(f"{loaded.route.source}: cannot be instantiated: {error}") from None
         finally:
@@ -274,32 +285,31 @@ class Gateway:
     # -- one request --
 
     def handle(self, request: Request) -> Response:
-        """Run the handler REQUEST is routed to, waiting for a free slot, with the full
-        --timeout; on a thread of its own, since it may take that long."""
-        planned = self._plan(request)
-        if isinstance(planned, Response):
-            return planned
-        target, argv, env = planned
+        """REQUEST's response, its handler run on this thread with the full --timeout."""
+        planned = self.plan(request)
+        return planned if isinstance(planned, Response) else self.run(planned)
+
+    def run(self, planned: Planned) -> Response:
+        """Run PLANNED's handler, waiting for a free slot, with the full --timeout; on a
+        thread of its own, since it may take that long."""
+        target = planned.target
         if target.limit:
             with target.limit:
-                return self._respond(target, argv, env, request.body)
-        return self._respond(target, argv, env, request.body)
+                return self._respond(planned)
+        return self._respond(planned)
 
-    def handle_quickly(self, request: Request) -> Response | None:
-        """REQUEST's response if its handler can run on the calling thread (the
+    def run_quickly(self, planned: Planned) -> Response | None:
+        """PLANNED's response if its handler can run on the calling thread (the
         server's event loop) and finishes within QUICK_TICKS; None when it may not
         (a slow route, one with volumes or a concurrency limit, a module that can sleep,
-        no free slot) or did not, and then the caller runs handle() on a thread of its own.
+        no free slot) or did not, and then the caller runs run() on a thread of its own.
 
         Running a request again from the start is safe for a handler with no volumes:
         nothing it did outlives its instance. A route whose quick run overran having
         used QUICK_CPU_SECONDS of this thread's CPU is slow from then on, until the next
         reload, so the loop is held up about once per slow route; one that overran only
         because the thread was kept off the CPU (a loaded machine) stays quick."""
-        planned = self._plan(request)
-        if isinstance(planned, Response):
-            return planned
-        target, argv, env = planned
+        target = planned.target
         key = (target.route.route, target.route.entrypoint, target.path, target.generation)
         if not target.quick or key in self._slow:
             return None
@@ -309,8 +319,8 @@ class Gateway:
             return None
         started = time.thread_time()
         try:
-            failure, output = self._run(slot, target, target.route.entrypoint, argv, env, request.body,
-                                        ticks=QUICK_TICKS)
+            failure, output = self._run(slot, target, target.route.entrypoint, planned.argv, planned.env,
+                                        planned.body, ticks=QUICK_TICKS)
         except _Overran:
             if time.thread_time() - started >= QUICK_CPU_SECONDS:
                 self._slow.add(key)
@@ -319,9 +329,9 @@ class Gateway:
             self._free.put(slot)
         return failure or parse_response(output)
 
-    def _plan(self, request: Request) -> Response | tuple[LoadedRoute, list[str], list[tuple[str, str]]]:
-        """The route REQUEST goes to, the handler's argv and CGI environment; or the
-        response when no handler runs (/healthz, no route)."""
+    def plan(self, request: Request) -> Response | Planned:
+        """The route REQUEST goes to, with the handler's argv and CGI environment; or
+        the response when no handler runs (/healthz, no route)."""
         path, _, query = request.target.partition("?")
         decoded = unquote(path)
         if decoded == "/healthz":
@@ -362,12 +372,14 @@ class Gateway:
         env.update(self.settings.env)
         args = [pair for pair in query.split("&") if pair] if query else []
         argv = route.argv.replace("${SCRIPT_NAME}", route.script_name or "/").replace("${ARGS}", " ".join(args)).split()
-        return target, argv, list(env.items())
+        return Planned(target, argv, list(env.items()), request.body)
 
-    def _respond(self, target: LoadedRoute, argv: list[str], env: list[tuple[str, str]], body: bytes) -> Response:
+    def _respond(self, planned: Planned) -> Response:
         slot = self._free.get()
         try:
-            failure, output = self._run(slot, target, target.route.entrypoint, argv, env, body)
+            target = planned.target
+            failure, output = self._run(slot, target, target.route.entrypoint, planned.argv, planned.env,
+                                        planned.body)
         finally:
             self._free.put(slot)
         return failure or parse_response(output)
@@ -408,7 +420,7 @@ class Gateway:
             quick = ticks is not None
             ticks = ticks or max(1, round(settings.timeout / TICK_SECONDS))
             store.set_epoch_deadline(ticks)
-            instance_pre = slot.instance_pre(loaded)
+            instance_pre = slot.instance_pre(loaded.path, loaded.generation)
             slot.deadline = slot.epoch + ticks
             slot.overflowed = False
             slot.running = True

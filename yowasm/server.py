@@ -9,7 +9,7 @@ handed a truncated chunked body to the application as if it were whole.
 What uvicorn does not bound, this module does: the time to receive a request head
 (slowloris; uvicorn's keep-alive timer only starts after a first response) and the time
 to receive a body; bodies, chunked or not, are capped by --max-body. A handler runs on
-the event loop while it is quick (Gateway.handle_quickly), else on a thread pool (a
+the event loop while it is quick (Gateway.run_quickly), else on a thread pool (a
 handler that loops until its timeout holds only its own thread), in --workers
 processes that share the listening socket and wasmtime's on-disk cache.
 """
@@ -268,9 +268,12 @@ class GatewayApp:
             more = message.get("more_body", False)
         server, client = scope.get("server") or ("", 0), scope.get("client") or ("", 0)
         request = Request(method, target, headers, bytes(body), (server[0], server[1]), (client[0], client[1]))
-        response = self.gateway.handle_quickly(request)  # most handlers: here, no thread hop
+        planned = self.gateway.plan(request)
+        if isinstance(planned, Response):
+            return planned, False
+        response = self.gateway.run_quickly(planned)  # most handlers: here, no thread hop
         if response is None:
-            response = await loop.run_in_executor(self.executor, self.gateway.handle, request)
+            response = await loop.run_in_executor(self.executor, self.gateway.run, planned)
         return response, False
 
 
