@@ -483,11 +483,20 @@ def test_a_client_that_goes_away_is_an_access_log_line(behave):
 # --- handler limits ----------------------------------------------------------------------
 
 
+def children(pid: int) -> list[int]:
+    """The processes PID (any of its threads) started."""
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
+
+
+def extra_workers(served: Served) -> list[int]:
+    """The worker processes `serve` started, besides itself (which serves too)."""
+    return [pid for pid in children(served.process.pid) if b"yowasm.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
 def rss(pid: int) -> int:
     """Resident memory of PID and its children, in bytes."""
     total = 0
-    children = [child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
-    for task in [pid, *map(int, children)]:
+    for task in [pid, *children(pid)]:
         for line in Path(f"/proc/{task}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
@@ -556,15 +565,10 @@ def test_the_connection_cap_answers_503(handlers):
 
 def test_workers_are_processes_and_a_dead_one_is_replaced(handlers):
     with serving(handlers, "--workers", "3") as served:
-        def workers() -> list[int]:  # besides the first process, which serves too
-            children = [pid for task in Path(f"/proc/{served.process.pid}/task").iterdir()
-                        for pid in (task / "children").read_text().split()]
-            return [int(pid) for pid in children if b"yowasm.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-
-        assert len(workers()) == 2
-        os.kill(workers()[0], signal.SIGKILL)
+        assert len(extra_workers(served)) == 2
+        os.kill(extra_workers(served)[0], signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while len(workers()) < 2 or any(request(served.port, "GET", "/healthz")[0] != 200 for _ in range(4)):
+        while len(extra_workers(served)) < 2 or any(request(served.port, "GET", "/healthz")[0] != 200 for _ in range(4)):
             assert time.monotonic() < deadline, served.log.read_text()
             time.sleep(0.2)
 
@@ -609,10 +613,7 @@ def test_every_worker_takes_its_share_of_the_clients(behave):
     worker busy with a handler leaves new connections to one that is not (a worker
     used to accept every connection waiting while the other idled)."""
     with serving(behave, "--workers", "2") as served:
-        children = [int(pid) for task in Path(f"/proc/{served.process.pid}/task").iterdir()
-                    for pid in (task / "children").read_text().split()]
-        workers = [served.process.pid, *(pid for pid in children
-                                         if b"yowasm.server" in Path(f"/proc/{pid}/cmdline").read_bytes())]
+        workers = [served.process.pid, *extra_workers(served)]
         assert len(workers) == 2
         clients = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=30) for _ in range(8)]
         start = threading.Barrier(len(clients))
