@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`yowasm build` of a project with nothing to rebuild, against the language's own
-build command run the same way (`sh -c "make build"`, `sh -c "npm run build"`), for
-each language, in one interleaved run. Projects are rendered and built once first.
+build command run the same way, as a user types both (`yowasm build`, `make build`,
+`npm run build`: each executed directly, no shell), for each language, in one
+interleaved run. Projects are rendered and built once first.
 
     python3 bench/build.py [--rounds 10] [--languages rust,c,tinygo,assemblyscript]
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import ENV, PYTHON, ROOT, Case, Goal, measure, report  # noqa: E402
+from runner import ENV, PYTHON, YOWASM, ROOT, Case, Goal, measure, report  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from tests.projects import render, toolchain_env  # noqa: E402
@@ -39,7 +41,7 @@ TOOLCHAIN = {key: value for key, value in toolchain_env().items() if os.environ.
 def built_project(folder: Path, language: str) -> Path:
     """A fresh console project of LANGUAGE, built once (so the next build has nothing to do)."""
     project = render(folder / f"bench-{language}", name=f"bench-{language}", language=language, registry="none")
-    subprocess.run([PYTHON, "-m", "yowasm", "build"], cwd=project, env={**ENV, **TOOLCHAIN},
+    subprocess.run([*YOWASM, "build"], cwd=project, env={**ENV, **TOOLCHAIN},
                    check=True, capture_output=True)
     return project
 
@@ -62,8 +64,8 @@ def main() -> None:
             project = built_project(Path(folder), language)
             command = language_facts(Language(language)).build
             cases += [
-                Case(f"{command} ({language})", ["sh", "-c", command], env=TOOLCHAIN, cwd=project),
-                Case(f"yowasm build ({language})", [PYTHON, "-m", "yowasm", "build"], env=TOOLCHAIN, cwd=project),
+                Case(f"{command} ({language})", shlex.split(command), env=TOOLCHAIN, cwd=project),
+                Case(f"yowasm build ({language})", [*YOWASM, "build"], env=TOOLCHAIN, cwd=project),
             ]
         results = measure(cases, rounds)
     goals = [Goal(f"yowasm build / {language_facts(Language(language)).build}, {language} <= 1.3",

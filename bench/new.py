@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import PYTHON, ROOT, Case, Goal, measure, report  # noqa: E402
+from runner import PYTHON, YOWASM, ROOT, Case, Goal, measure, report  # noqa: E402
 
 TEMPLATES = ROOT / "templates"
 VARIANTS = {  # name: the flags `yowasm new` takes
@@ -51,13 +51,13 @@ def cases() -> list[Case]:
             Case(f"copier copy {variant}", lambda scratch, pairs=pairs: [
                 PYTHON, "-m", "copier", "copy", "--quiet", "--defaults", *pairs, str(TEMPLATES), str(scratch / "p")]),
             Case(f"yowasm new {variant}", lambda scratch, options=options: [
-                PYTHON, "-m", "yowasm", "new", str(scratch / "p"), "--defaults", *options]),
+                *YOWASM, "new", str(scratch / "p"), "--defaults", *options]),
             Case(f"yowasm new --no-git {variant}", lambda scratch, options=options: [
-                PYTHON, "-m", "yowasm", "new", str(scratch / "p"), "--defaults", "--no-git", *options]),
+                *YOWASM, "new", str(scratch / "p"), "--defaults", "--no-git", *options]),
             Case(f"plain jinja2 {variant}", lambda scratch, data=data: [
                 PYTHON, str(ROOT / "bench" / "plain_render.py"), str(TEMPLATES), str(scratch / "p"), json.dumps(data)]),
         ]
-    result.append(Case("yowasm new: first prompt", [PYTHON, "-m", "yowasm", "new"], until=b"Module name"))
+    result.append(Case("yowasm new: first prompt", [*YOWASM, "new"], until=b"Module name"))
     return result
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import ENV, PYTHON, ROOT, Case, Goal, measure, report  # noqa: E402
+from runner import ENV, PYTHON, YOWASM, ROOT, Case, Goal, measure, report  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from tests.registry import running_registry  # noqa: E402
@@ -43,7 +43,7 @@ REPUBLISH_UPLOADS: dict[str, list[int]] = {}
 
 
 def publish(module: Path, registry, repository: str) -> list[str]:
-    return [PYTHON, "-m", "yowasm", "publish", str(module), "--plain-http", registry.ref(repository, "v1")]
+    return [*YOWASM, "publish", str(module), "--plain-http", registry.ref(repository, "v1")]
 
 
 @contextmanager

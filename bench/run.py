@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build import TOOLCHAIN, built_project, rounds_and_languages  # noqa: E402
-from runner import PYTHON, ROOT, Case, Goal, measure, report  # noqa: E402
+from runner import PYTHON, YOWASM, ROOT, Case, Goal, measure, report  # noqa: E402
 
 
 def main() -> None:
@@ -30,8 +30,8 @@ def main() -> None:
             module = str(project / "build" / f"{project.name}.wasm")
             cases += [
                 Case(f"minimal runner ({language})", [PYTHON, str(ROOT / "bench" / "minimal_run.py"), module]),
-                Case(f"yowasm run MODULE ({language})", [PYTHON, "-m", "yowasm", "run", module]),
-                Case(f"yowasm run PROJECT ({language})", [PYTHON, "-m", "yowasm", "run", str(project)], env=TOOLCHAIN),
+                Case(f"yowasm run MODULE ({language})", [*YOWASM, "run", module]),
+                Case(f"yowasm run PROJECT ({language})", [*YOWASM, "run", str(project)], env=TOOLCHAIN),
             ]
         results = measure(cases, rounds)
     goals = []

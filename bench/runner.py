@@ -32,11 +32,50 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 # Bytecode caching on, as on a user's machine (some sandboxes turn it off, which makes
-# every run recompile the sources), and this checkout's yowasm first on the path.
+# every run recompile the sources).
 ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+#: With this set, yowasm runs from this tree, on PYTHONPATH, under the interpreter that
+#: runs the benchmark (and that interpreter is every floor's), as the tests run it.
+FROM_TREE = "YOWASM_BENCH_FROM_TREE"
+
+
+def _installed() -> Path:
+    """A virtual environment with this checkout installed as the README's set-up
+    installs it (`pip install .` in a venv), removed at exit; its bin folder.
+
+    It sees this interpreter's packages through a plain path entry, as its own
+    installed copies: none of that interpreter's .pth start-up hooks run, as none run
+    in a user's fresh venv (some machines add one that imports certifi into every
+    Python process started: 30 ms)."""
+    import atexit
+    import shutil
+    import sysconfig
+
+    folder = Path(tempfile.mkdtemp(prefix="yowasm-bench-venv-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(site) / "_bench_base_packages.pth").write_text("".join(f"{path}\n" for path in paths))
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--disable-pip-version-check", str(ROOT)],
+                   check=True, env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"})
+    return folder / "bin"
+
+
+if os.environ.get(FROM_TREE):
+    PYTHON = sys.executable
+    YOWASM = [PYTHON, "-m", "yowasm"]
+    ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+else:
+    _BIN = _installed()
+    #: The interpreter of every Python floor (`python -c pass`, the minimal runner, copier).
+    PYTHON = str(_BIN / "python")
+    #: The command a user types.
+    YOWASM = [str(_BIN / "yowasm")]
 
 Command = Sequence[str] | Callable[[Path], Sequence[str]]
 GNU_TIME = "/usr/bin/time"  # Debian's `time` package (.ci/run installs it)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import ENV, PYTHON, Case, Goal, measure, report  # noqa: E402
+from runner import ENV, PYTHON, YOWASM, Case, Goal, measure, report  # noqa: E402
 
 COMMANDS = ("new", "update", "build", "run", "doctor", "publish", "pull", "login", "serve")
 HEAVY = ("copier", "questionary", "prompt_toolkit", "pydantic", "rich", "requests", "wasmtime", "typer")
@@ -38,7 +38,7 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     invocations = [["--version"], ["--help"], *[[command, "--help"] for command in COMMANDS]]
     cases = [Case(FLOOR, [PYTHON, "-c", "pass"])]
-    cases += [Case("yowasm " + " ".join(arguments), [PYTHON, "-m", "yowasm", *arguments]) for arguments in invocations]
+    cases += [Case("yowasm " + " ".join(arguments), [*YOWASM, *arguments]) for arguments in invocations]
     results = measure(cases, rounds)
     goals = [Goal("yowasm --version / python -c pass <= 2", "yowasm --version", 2.0, floor=FLOOR)]
     goals += [Goal(f"{case.name} / python -c pass <= 5", case.name, 5.0, floor=FLOOR) for case in cases[2:]]

@@ -69,14 +69,19 @@ def compile_wat(folder: Path, name: str, text: str) -> Path:
 
 
 def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
-               **options) -> subprocess.CompletedProcess[str]:
+               interpreter: tuple[str, ...] = (), **options) -> subprocess.CompletedProcess[str]:
     """`python -m yowasm ARGS` in a fresh process run to its end, stdout and stderr piped
     (as in a log), stdin from /dev/null unless `input` or `stdin` is given; ENV is added
-    to this environment."""
+    to this environment; INTERPRETER options go to python (`-X importtime`)."""
     if "input" not in options:
         options.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout, **options)
+    return subprocess.run([sys.executable, *interpreter, "-m", "yowasm", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout, **options)
+
+
+def imported_modules(importtime_output: str) -> set[str]:
+    """The modules a `python -X importtime` run imported, from what it wrote to stderr."""
+    return {line.split("|")[-1].strip() for line in importtime_output.splitlines() if line.startswith("import time:")}
 
 
 # --- a person at a terminal ------------------------------------------------------

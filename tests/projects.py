@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 import yaml
 
+from tests.conftest import CLANG_INSTALL, require_tool
 from yowasm.model import ProjectAnswers
 from yowasm.readers import MAX_FILE_BYTES
 from yowasm.scaffold import create_project
@@ -84,6 +85,48 @@ def answers(**overrides: Any) -> ProjectAnswers:
 def render(destination: Path, **overrides: Any) -> Path:
     create_project(answers(**overrides), destination)
     return destination
+
+
+# --- a minimal C project, no template -----------------------------------------------
+
+MINIMAL_ANSWERS = """\
+_template_version: 0.1.0
+name: tiny
+description: A minimal project for the build tests
+author: Test Author
+language: c
+runtime: wasmtime
+registry: none
+license: MIT
+branch: main
+"""
+
+MAKEFILE = """\
+build: build/tiny.wasm
+
+build/tiny.wasm: src/hello.c
+\tmkdir -p build
+\tclang-14 --target=wasm32-wasi -O2 -s -o $@ src/hello.c
+"""
+
+HELLO = '#include <stdio.h>\nint main(void) { puts("hello from tiny"); return 0; }\n'
+
+
+def minimal_c_project(root: Path, *, makefile: str = MAKEFILE, source: str = HELLO) -> Path:
+    """A C project at ROOT with no template: an answers file and a Makefile whose
+    `build` target compiles one C file with clang-14 (the real compiler)."""
+    require_tool("clang-14", CLANG_INSTALL)
+    require_tool("make", "sudo apt-get install make")
+    (root / "src").mkdir(parents=True)
+    (root / ".copier-answers.yml").write_text(MINIMAL_ANSWERS)
+    (root / "Makefile").write_text(makefile)
+    (root / "src/hello.c").write_text(source)
+    return root
+
+
+def set_mtime(path: Path, seconds_from_now: float) -> None:
+    moment = time.time() + seconds_from_now
+    os.utime(path, (moment, moment))
 
 
 @dataclass(frozen=True)

@@ -3,59 +3,17 @@
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import CLANG_INSTALL, require_tool
-from tests.projects import render
+from tests.projects import minimal_c_project, render, set_mtime
 from yowasm.build import build_project, current_build, ensure_built
 from yowasm.errors import BuildError, ToolError
 from yowasm.project import load_project
 from yowasm.runner import run_module
 
-ANSWERS = """\
-_template_version: 0.1.0
-name: tiny
-description: A minimal project for the build tests
-author: Test Author
-language: c
-runtime: wasmtime
-registry: none
-license: MIT
-branch: main
-"""
-
-MAKEFILE = """\
-build: build/tiny.wasm
-
-build/tiny.wasm: src/hello.c
-\tmkdir -p build
-\tclang-14 --target=wasm32-wasi -O2 -s -o $@ src/hello.c
-"""
-
-HELLO = '#include <stdio.h>\nint main(void) { puts("hello from tiny"); return 0; }\n'
-
-
-def make_project(root: Path, *, makefile: str = MAKEFILE, source: str = HELLO) -> Path:
-    require_tool("clang-14", CLANG_INSTALL)
-    require_tool("make", "sudo apt-get install make")
-    (root / "src").mkdir(parents=True)
-    (root / ".copier-answers.yml").write_text(ANSWERS)
-    (root / "Makefile").write_text(makefile)
-    (root / "src/hello.c").write_text(source)
-    return root
-
-
-def set_mtime(path: Path, seconds_from_now: float) -> None:
-    moment = time.time() + seconds_from_now
-    os.utime(path, (moment, moment))
-
 
 def test_build_runs_the_projects_build_and_reports_the_module(tmp_path, capfd):
-    project = load_project(make_project(tmp_path / "tiny"))
+    project = load_project(minimal_c_project(tmp_path / "tiny"))
     result = build_project(project)
     module = tmp_path / "tiny/build/tiny.wasm"
     assert (result.module, result.size, result.commands) == (module, module.stat().st_size, ("make build",))
@@ -66,13 +24,13 @@ def test_build_runs_the_projects_build_and_reports_the_module(tmp_path, capfd):
 
 def test_tool_output_can_go_to_stderr(tmp_path, capfd):
     """`run` and `serve` build with stdout kept for the module."""
-    build_project(load_project(make_project(tmp_path / "tiny")), output_to_stderr=True)
+    build_project(load_project(minimal_c_project(tmp_path / "tiny")), output_to_stderr=True)
     out, err = capfd.readouterr()
     assert out == "" and "clang-14 --target=wasm32-wasi" in err
 
 
 def test_compiler_error_is_visible_and_raises_build_error(tmp_path, capfd):
-    project = load_project(make_project(tmp_path / "tiny", source="int main(void) { return missing; }\n"))
+    project = load_project(minimal_c_project(tmp_path / "tiny", source="int main(void) { return missing; }\n"))
     with pytest.raises(BuildError) as raised:
         build_project(project)
     assert raised.value.message == "`make build` failed with exit code 2 (its output is above)."
@@ -82,13 +40,13 @@ def test_compiler_error_is_visible_and_raises_build_error(tmp_path, capfd):
 
 
 def test_build_that_leaves_no_module_fails(tmp_path):
-    project = load_project(make_project(tmp_path / "tiny", makefile="build:\n\t@echo nothing built\n"))
+    project = load_project(minimal_c_project(tmp_path / "tiny", makefile="build:\n\t@echo nothing built\n"))
     with pytest.raises(BuildError, match=r"`make build` succeeded but left no module at .*build/tiny\.wasm"):
         build_project(project)
 
 
 def test_missing_build_tool_names_its_install_command(tmp_path, monkeypatch):
-    project = load_project(make_project(tmp_path / "tiny"))
+    project = load_project(minimal_c_project(tmp_path / "tiny"))
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # a machine without make: a real condition
@@ -99,7 +57,7 @@ def test_missing_build_tool_names_its_install_command(tmp_path, monkeypatch):
 
 
 def test_ensure_built_builds_only_a_missing_or_stale_module(tmp_path, capfd):
-    project = load_project(make_project(tmp_path / "tiny"))
+    project = load_project(minimal_c_project(tmp_path / "tiny"))
     assert ensure_built(project) is not None  # missing
     assert ensure_built(project) is None  # current
     set_mtime(project.root / "src/hello.c", 5)
@@ -111,7 +69,7 @@ def test_ensure_built_builds_only_a_missing_or_stale_module(tmp_path, capfd):
 def test_a_build_with_nothing_to_do_marks_the_module_current(tmp_path, capfd):
     """The Makefile is a watched source but not a make prerequisite of the module: after
     make says there is nothing to do, the next check must not build again."""
-    project = load_project(make_project(tmp_path / "tiny"))
+    project = load_project(minimal_c_project(tmp_path / "tiny"))
     build_project(project)
     set_mtime(project.root / "Makefile", 5)
     assert project.module_is_stale()
@@ -121,7 +79,7 @@ def test_a_build_with_nothing_to_do_marks_the_module_current(tmp_path, capfd):
 
 
 def test_a_module_newer_than_every_project_file_is_current(tmp_path, capfd):
-    project = load_project(make_project(tmp_path / "tiny"))
+    project = load_project(minimal_c_project(tmp_path / "tiny"))
     assert current_build(project) is None  # no module yet
     built = build_project(project)
     current = current_build(project)
@@ -131,7 +89,7 @@ def test_a_module_newer_than_every_project_file_is_current(tmp_path, capfd):
 @pytest.mark.parametrize("edited", ["src/hello.c", "src/new-helper.c", "README.md", ".cargo/config.toml"])
 def test_any_newer_project_file_makes_the_build_run(tmp_path, capfd, edited):
     """Not only the language's watched sources: a file the user added counts too."""
-    project = load_project(make_project(tmp_path / "tiny"))
+    project = load_project(minimal_c_project(tmp_path / "tiny"))
     build_project(project)
     path = project.root / edited
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +103,7 @@ def test_any_newer_project_file_makes_the_build_run(tmp_path, capfd, edited):
 
 @pytest.mark.parametrize("output", ["build/tiny.o", "target/release/deps/x", "node_modules/x/index.js", ".git/index"])
 def test_build_output_and_ignored_folders_do_not_count(tmp_path, capfd, output):
-    root = make_project(tmp_path / "tiny")
+    root = minimal_c_project(tmp_path / "tiny")
     (root / ".gitignore").write_text("/build/\n/target/\n/node_modules/\n*.swp\n")
     project = load_project(root)
     build_project(project)

@@ -1,6 +1,7 @@
 """The `yowasm` command's entry point (also `python -m yowasm`).
 
-It answers `yowasm --version` without loading the command line (typer, click), and
+It answers `yowasm --version`, and `yowasm build` of a project whose module is
+current (yowasm.build_record), without loading the command line (typer, click), and
 when a command is done it exits without tearing the interpreter down: output is
 flushed and atexit handlers run, but the thousands of objects the libraries created
 are not freed one by one (the operating system reclaims the memory at once).
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import AbstractContextManager, nullcontext
+
+TYPE_CHECKING = False  # typing and contextlib cost a no-op `build` more than its own work
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
 
 
 def main() -> None:
@@ -21,6 +25,11 @@ def main() -> None:
 
         sys.stdout.write(f"yowasm {__version__}\n")
         _exit_now(0)
+    if arguments[:1] == ["build"] and "_YOWASM_COMPLETE" not in os.environ:
+        from yowasm.build_record import answer
+
+        if answer(arguments[1:]):  # the module is current, as the last build found it
+            _exit_now(0)
     from yowasm.startup import imports_uncollected
 
     code = 0
@@ -40,6 +49,8 @@ def _head_start(arguments: list[str]) -> AbstractContextManager[None]:
     """For a `yowasm new` that will ask nothing (--defaults, or no terminal to ask on),
     copier is imported by another process from now on (yowasm.render_ahead); one that
     asks gets its first question without waiting for it."""
+    from contextlib import nullcontext
+
     asks_nothing = "--defaults" in arguments or sys.stdin is None or not sys.stdin.isatty()
     if arguments[:1] != ["new"] or not asks_nothing or {"-h", "--help"} & set(arguments) \
             or "_YOWASM_COMPLETE" in os.environ:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from yowasm import freshness
 from yowasm.errors import BuildError, ToolError
 from yowasm.project import Project
 
@@ -65,35 +66,9 @@ def current_build(project: Project) -> BuildResult | None:
 
 
 def newest_input_time(project: Project) -> float:
-    """The modification time of the newest file in the project, leaving out what no
-    build reads: .git, the module's folder and the folders the project's .gitignore
-    names as /FOLDER/ (target, node_modules)."""
-    skipped = {".git", project.module_path.relative_to(project.root).parts[0], *_ignored_folders(project.root)}
-    newest = 0.0
-    folders = [(str(project.root), skipped)]
-    while folders:
-        folder, skip = folders.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in skip:
-                        folders.append((entry.path, ()))
-                else:
-                    try:
-                        newest = max(newest, entry.stat().st_mtime)
-                    except FileNotFoundError:  # a link to nothing, or removed meanwhile
-                        pass
-    return newest
-
-
-def _ignored_folders(root: Path) -> list[str]:
-    try:
-        with (root / ".gitignore").open(encoding="utf-8", errors="replace") as file:
-            lines = file.read(64 * 1024).splitlines()
-    except OSError:
-        return []
-    return [line[1:-1] for line in (line.strip() for line in lines)
-            if len(line) > 2 and line.startswith("/") and line.endswith("/") and "/" not in line[1:-1]]
+    """The modification time of the newest file in the project that a build may read
+    (see yowasm.freshness)."""
+    return freshness.newest_input_time(str(project.root), project.answers.module_file.split("/")[0])
 
 
 def ensure_built(project: Project) -> BuildResult | None:

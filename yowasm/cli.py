@@ -277,12 +277,14 @@ def build(
 ) -> None:
     """Build the project's release module with its own build command (unless no file
     of the project is newer than the module)."""
-    from yowasm import console
+    from yowasm import build_record, console
     from yowasm.build import build_project, current_build
     from yowasm.project import load_project
 
     loaded = load_project(project)
-    console.show_built(current_build(loaded) or build_project(loaded))
+    result = current_build(loaded) or build_project(loaded)
+    build_record.remember(loaded, result)
+    console.show_built(result)
 
 
 @app.command(cls=_DefaultTargetBeforeDoubleDash, context_settings={"allow_interspersed_args": False})

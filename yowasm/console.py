@@ -301,7 +301,9 @@ def show_built(result: BuildResult, *, stderr: bool = False) -> None:
         shown = result.module.relative_to(Path.cwd())
     except ValueError:
         shown = result.module
-    done = "Built" if result.commands else "Up to date:"
+    from yowasm.build_record import UP_TO_DATE  # also printed from there, before this module loads
+
+    done = "Built" if result.commands else UP_TO_DATE
     _line(console, ("bold green", done), f" {literal(shown, single_line=True)} ({result.size:,} bytes)",
           soft_wrap=False)
 
