@@ -58,11 +58,11 @@ def test_missing_build_tool_names_its_install_command(tmp_path, monkeypatch):
 
 def test_ensure_built_builds_only_a_missing_or_stale_module(tmp_path, capfd):
     project = load_project(minimal_c_project(tmp_path / "tiny"))
-    assert ensure_built(project) is not None  # missing
-    assert ensure_built(project) is None  # current
+    assert ensure_built(project).commands  # missing
+    assert not ensure_built(project).commands  # current
     set_mtime(project.root / "src/hello.c", 5)
     assert project.module_is_stale()
-    assert ensure_built(project) is not None
+    assert ensure_built(project).commands
     assert not project.module_is_stale()
 
 
@@ -73,9 +73,9 @@ def test_a_build_with_nothing_to_do_marks_the_module_current(tmp_path, capfd):
     build_project(project)
     set_mtime(project.root / "Makefile", 5)
     assert project.module_is_stale()
-    assert ensure_built(project) is not None
+    assert ensure_built(project).commands
     assert "Nothing to be done" in capfd.readouterr().err
-    assert not project.module_is_stale() and ensure_built(project) is None
+    assert not project.module_is_stale() and not ensure_built(project).commands
 
 
 def test_a_module_newer_than_every_project_file_is_current(tmp_path, capfd):
@@ -97,7 +97,7 @@ def test_any_newer_project_file_makes_the_build_run(tmp_path, capfd, edited):
         path.write_text("added\n")
     set_mtime(path, 5)
     assert current_build(project) is None
-    assert ensure_built(project) is not None  # the tool runs (and finds what to do, or not)
+    assert ensure_built(project).commands  # the tool runs (and finds what to do, or not)
     assert current_build(project) is not None
 
 

@@ -215,3 +215,21 @@ def test_a_record_is_the_users_own(built, cache):
     (record,) = record_files(cache)
     mode = record.stat().st_mode
     assert stat.S_IMODE(mode) & 0o077 == 0 and record.stat().st_uid == os.getuid()
+
+
+def test_run_of_a_recorded_project_reads_no_project_file(built):
+    """`yowasm run PROJECT` takes the module from the record too, and a build it starts
+    records afresh."""
+    def run() -> tuple[str, str, set[str]]:
+        result = run_yowasm("run", ".", cwd=built, interpreter=("-X", "importtime"))
+        assert result.returncode == 0, result.stderr
+        return result.stdout, result.stderr, imported_modules(result.stderr)
+
+    output, _, imported = run()
+    assert output == "hello from tiny\n" and "yowasm.project" not in imported
+    (built / "src/hello.c").write_text('#include <stdio.h>\nint main(void) { puts("changed"); return 0; }\n')
+    set_mtime(built / "src/hello.c", 5)
+    output, errors, imported = run()
+    assert output == "changed\n" and "Built build/tiny.wasm" in errors and "yowasm.project" in imported
+    output, _, imported = run()
+    assert output == "changed\n" and "yowasm.project" not in imported

@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import compile_test_module
 from tests.conftest import compile_wat as wat
 from yowasm.errors import ModuleError, UsageError
-from yowasm.runner import TRAP_EXIT_CODE, Preopen, parse_dir, parse_env, run_module
+from yowasm.argtypes import Preopen, parse_dir, parse_env
+from yowasm.runner import TRAP_EXIT_CODE, run_module
 
 
 @pytest.fixture(scope="module")

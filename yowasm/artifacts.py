@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
-from yowasm.model import ArtifactFormat, parse_pairs
+from yowasm.argtypes import parse_pairs
+from yowasm.model import ArtifactFormat
 from yowasm.reference import DIGEST_RE
 from yowasm.registry_client import DOCKER_MANIFEST, OCI_MANIFEST, sha256_digest
 

@@ -71,11 +71,11 @@ def newest_input_time(project: Project) -> float:
     return freshness.newest_input_time(str(project.root), project.answers.module_file.split("/")[0])
 
 
-def ensure_built(project: Project) -> BuildResult | None:
-    """Build unless the build would find nothing to do (see current_build), with the
-    tool's output on stderr, as the caller's stdout is for something else; None when
-    the module was current."""
-    return None if current_build(project) else build_project(project, output_to_stderr=True)
+def ensure_built(project: Project) -> BuildResult:
+    """The module, built first unless the build would find nothing to do (see
+    current_build), with the tool's output on stderr, as the caller's stdout is for
+    something else; the result's commands are empty when nothing ran."""
+    return current_build(project) or build_project(project, output_to_stderr=True)
 
 
 def set_up(project: Project) -> None:

@@ -55,21 +55,8 @@ def answer(arguments: list[str]) -> bool:
     if len(arguments) > 1 or (arguments and arguments[0].startswith("-")):
         return False
     try:
-        root = os.path.realpath(arguments[0] if arguments else ".")
-        entry = _records().get(root)
-        if entry is None:
-            return False
-        answers, gitignore, language_file, language, module, setup_creates = entry
-        if (_stamp(os.path.join(root, ANSWERS_FILE)) != answers
-                or _stamp(os.path.join(root, ".gitignore")) != gitignore
-                or _stamp(language_file) != language
-                or (setup_creates is not None and not os.path.exists(os.path.join(root, setup_creates)))):
-            return False
-        module_path = os.path.join(root, module)
-        built = os.stat(module_path)
-        if freshness.newest_input_time(root, module.split("/")[0]) > built.st_mtime:
-            return False
-        line = _line(module_path, built.st_size)
+        current = current_module(arguments[0] if arguments else ".")
+        line = _line(*current) if current else None
     except (OSError, ValueError):
         return False
     if line is None:
@@ -78,8 +65,33 @@ def answer(arguments: list[str]) -> bool:
     return True
 
 
+def current_module(project: str) -> tuple[str, int] | None:
+    """The path and size of the module of the project at PROJECT when a record shows it
+    current, with the build tool's verdict (yowasm.build.current_build); None when
+    only reading the project can tell."""
+    try:
+        root = os.path.realpath(project)
+        entry = _records().get(root)
+        if entry is None:
+            return None
+        answers, gitignore, language_file, language, module, setup_creates = entry
+        if (_stamp(os.path.join(root, ANSWERS_FILE)) != answers
+                or _stamp(os.path.join(root, ".gitignore")) != gitignore
+                or _stamp(language_file) != language
+                or (setup_creates is not None and not os.path.exists(os.path.join(root, setup_creates)))):
+            return None
+        module_path = os.path.join(root, module)
+        built = os.stat(module_path)
+        if freshness.newest_input_time(root, module.split("/")[0]) > built.st_mtime:
+            return None
+    except (OSError, ValueError):
+        return None
+    return module_path, built.st_size
+
+
 def remember(project: Project, result: BuildResult) -> None:
-    """Record what `yowasm build` of PROJECT, which ended with RESULT's module, rested on."""
+    """Record what a build of PROJECT (`yowasm build`, or the one `run`, `serve` and
+    `publish` start), which ended with RESULT's module, rested on."""
     if result.module != project.module_path:
         return
     language_file = _language_file(project)

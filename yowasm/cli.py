@@ -71,11 +71,11 @@ class _NewCommand(TyperCommand):
     shown, not at every start, as reading the default parses the files."""
 
     def format_help(self, ctx, formatter):
-        from yowasm.model import Runtime
+        from yowasm.packaged import default_runtime_name, runtime_names
 
         for param in self.params:
             if param.name == "runtime":
-                param.help = f"{' | '.join(runtime.value for runtime in Runtime)} [default: {Runtime.default()}]."
+                param.help = f"{' | '.join(runtime_names())} [default: {default_runtime_name()}]."
         return super().format_help(ctx, formatter)
 
 
@@ -254,7 +254,7 @@ def update(
 ) -> None:
     """Bring a project up to the installed templates (or changed answers), keeping your edits."""
     from yowasm import console
-    from yowasm.model import parse_pairs
+    from yowasm.argtypes import parse_pairs
     from yowasm.updating import update_project
 
     changes = dict(parse_pairs(data or [], "--data", "registry=ghcr"))
@@ -262,13 +262,17 @@ def update(
 
 
 def _build_if_stale(project) -> None:
+    """Build unless the build tool would find nothing to do, the tool's output and the
+    result on stderr (stdout is for something else)."""
+    from yowasm import build_record
     from yowasm.build import ensure_built
 
-    built = ensure_built(project)
-    if built is not None:
+    result = ensure_built(project)
+    if result.commands:
         from yowasm import console
 
-        console.show_built(built, stderr=True)
+        console.show_built(result, stderr=True)
+    build_record.remember(project, result)
 
 
 @app.command()
@@ -297,7 +301,8 @@ def run(
     ),
 ) -> None:
     """Run a WASI module with wasmtime; its exit code becomes yowasm's."""
-    from yowasm.runner import parse_dir, parse_env, run_module
+    from yowasm.argtypes import parse_dir, parse_env
+    from yowasm.runner import run_module
 
     args = list(args or [])
     if args[:1] == ["--"]:  # options stop at the module, so `--` arrives as an argument
@@ -306,11 +311,17 @@ def run(
     preopens = [parse_dir(value) for value in dir or []]
     module = target
     if target.is_dir():
-        from yowasm.project import load_project
+        from yowasm.build_record import current_module
 
-        project = load_project(target)
-        _build_if_stale(project)
-        module = project.module_path
+        current = current_module(str(target))  # without reading the project, when a record can tell
+        if current:
+            module = Path(current[0])
+        else:
+            from yowasm.project import load_project
+
+            project = load_project(target)
+            _build_if_stale(project)
+            module = project.module_path
     sys.stdout.flush()
     raise typer.Exit(run_module(module, args, env=variables, dirs=preopens))
 
@@ -470,7 +481,7 @@ def serve(
     from yowasm import console
     from yowasm.errors import UsageError
     from yowasm.gateway import Settings
-    from yowasm.runner import parse_env
+    from yowasm.argtypes import parse_env
     from yowasm.server import Limits, parse_listen, parse_size
     from yowasm.server import serve as run_server
     from yowasm.serving import oci_fetcher, routes_for
@@ -515,12 +526,34 @@ def _app_for(args: list[str]) -> typer.Typer:
     command it holds (reading each signature) before it looks at the arguments, and the
     others play no part in running one. Anything else (--help, --version, a mistyped
     command that wants suggestions) gets the whole app."""
+    if args in ([], ["--help"], ["-h"]):
+        return _listing()
     chosen = [info for info in app.registered_commands if args and _command_name(info) == args[0]]
     if not chosen:
         return app
     single = copy.copy(app)
     single.registered_commands = chosen
     return single
+
+
+def _listing() -> typer.Typer:
+    """The app as `yowasm --help` shows it: each command's name and help, but not its
+    parameters, which the list does not show and typer would read from every
+    signature."""
+    import inspect
+
+    listing = copy.copy(app)
+    listing.registered_commands = []
+    for info in app.registered_commands:
+        listed = copy.copy(info)
+        listed.name, listed.cls, listed.callback = _command_name(info), None, _listed
+        listed.help = info.help or inspect.getdoc(info.callback)
+        listing.registered_commands.append(listed)
+    return listing
+
+
+def _listed() -> None:
+    """A command as the root help lists it (never run)."""
 
 
 def _command_name(info) -> str:

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from yowasm.errors import UsageError, ValidationError
-from yowasm.packaged import templates_dir
+from yowasm.errors import ValidationError
+from yowasm.packaged import runtime_names, templates_dir
 from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
 
 if TYPE_CHECKING:
@@ -66,16 +66,10 @@ class _RuntimeChoice(Choice):
         return default_runtime()
 
 
-def _runtime_names() -> list[str]:
-    """The names of the runtime files, in name order: listed, not parsed, as commands
-    that never read a runtime's facts (`yowasm run`) import this module too."""
-    return sorted(path.name.removesuffix(".yml") for path in (templates_dir() / "runtimes").glob("*.yml"))
-
-
 #: The runtimes, one member per runtime file (Runtime.WASMTIME is wasmtime.yml's), so
 #: that adding a runtime is adding its file.
 Runtime = _RuntimeChoice(
-    "Runtime", [(name.upper().replace("-", "_"), name) for name in _runtime_names()], module=__name__, qualname="Runtime"
+    "Runtime", [(name.upper().replace("-", "_"), name) for name in runtime_names()], module=__name__, qualname="Runtime"
 )
 
 
@@ -369,15 +363,3 @@ class ProjectAnswers:
             ),
             publisher=Publisher.parse(data["publisher"], "publisher") if data.get("publisher") else None,
         )
-
-
-def parse_pairs(values: Iterable[str], option: str, example: str) -> list[tuple[str, str]]:
-    """The KEY=VALUE values of a repeatable option such as --env, --annotation or --data."""
-    pairs = []
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key or "\0" in value:
-            raise UsageError(f"Invalid {option} {value!r}: must be KEY=VALUE with a non-empty KEY.",
-                             hint=f"Example of a valid {option}: {example}")
-        pairs.append((key, text))
-    return pairs

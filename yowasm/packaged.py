@@ -18,6 +18,18 @@ def templates_dir() -> Path:
     raise FileNotFoundError("yowasm's templates are missing from this installation")
 
 
+def runtime_names() -> list[str]:
+    """The runtimes: the names of the runtime files, in name order (listed, not parsed)."""
+    return sorted(path.name.removesuffix(".yml") for path in (templates_dir() / "runtimes").glob("*.yml"))
+
+
+def default_runtime_name() -> str:
+    """The runtime whose file says `default: true` (a test checks that exactly one
+    does), found without the domain model: `new --help` names it."""
+    folder = templates_dir() / "runtimes"
+    return next(name for name in runtime_names() if load_packaged_yaml(folder / f"{name}.yml").get("default"))
+
+
 def load_packaged_yaml(path: Path) -> Any:
     """A YAML file shipped with yowasm (its own data, so read without the bounds of
     yowasm.readers), parsed once per content (yowasm.yaml_cache) by PyYAML's libyaml

@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-from yowasm.errors import Aborted, ModuleError, UsageError
-from yowasm.model import parse_pairs
+from yowasm.errors import Aborted, ModuleError
+
+if TYPE_CHECKING:
+    from yowasm.argtypes import Preopen
 
 #: The exit code of a module that trapped: 128 + SIGABRT, as the wasmtime CLI uses.
 TRAP_EXIT_CODE = 134
 STDERR_FD = 2
-
-
-@dataclass(frozen=True)
-class Preopen:
-    host: Path
-    guest: str
-
-
-def parse_env(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    return tuple(parse_pairs(values, "--env", "GREETING=hello"))
-
-
-def parse_dir(value: str) -> Preopen:
-    """HOST[:GUEST] (wasmtime's HOST::GUEST also accepted); GUEST defaults to HOST."""
-    host, sep, guest = value.partition("::") if "::" in value else value.partition(":")
-    path = Path(host).expanduser()
-    if not path.is_dir():
-        raise UsageError(
-            f"Invalid --dir {value!r}: {host!r} is not a folder.",
-            hint="Example of a valid --dir: ./data:/data (host folder, then its path in the module)",
-        )
-    return Preopen(path, guest if sep and guest else host)
 
 
 def run_module(
@@ -114,20 +92,22 @@ def _ctrl_c_interrupts(engine) -> Iterator[threading.Event]:
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
         return
-    reader, writer = socket.socketpair()
-    writer.setblocking(False)
+    reader, writer = os.pipe()
+    os.set_blocking(writer, False)
 
     def watch() -> None:
-        with reader:
-            while signals := reader.recv(64):
+        try:
+            while signals := os.read(reader, 64):
                 if signal.SIGINT in signals:
                     if interrupted.is_set():
                         os.write(STDERR_FD, b"\nInterrupted.\n")
                         os._exit(Aborted.exit_code)
                     interrupted.set()
                     engine.increment_epoch()
+        finally:
+            os.close(reader)
 
-    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    previous_fd = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
     previous_handler = signal.signal(signal.SIGINT, lambda signum, frame: None)
     threading.Thread(target=watch, daemon=True, name="ctrl-c-interrupts").start()
     try:
@@ -135,7 +115,7 @@ def _ctrl_c_interrupts(engine) -> Iterator[threading.Event]:
     finally:
         signal.signal(signal.SIGINT, previous_handler)
         signal.set_wakeup_fd(previous_fd)
-        writer.close()  # the watcher reads end-of-file, closes its end and stops
+        os.close(writer)  # the watcher reads end-of-file, closes its end and stops
 
 
 def _trap_cause(trap) -> str:

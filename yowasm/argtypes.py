@@ -1,0 +1,50 @@
+"""The command line's values, parsed and checked where they come in (as httpie's
+cli/argtypes): each parser takes the text of one option and returns a domain value or
+raises UsageError naming the option, the rule and an example.
+
+Only yowasm.errors at import: `yowasm run` parses its options before anything heavy
+loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from yowasm.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Preopen:
+    """A host folder a module may use, and its path inside the module."""
+
+    host: Path
+    guest: str
+
+
+def parse_pairs(values: Iterable[str], option: str, example: str) -> list[tuple[str, str]]:
+    """The KEY=VALUE values of a repeatable option such as --env, --annotation or --data."""
+    pairs = []
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key or "\0" in value:
+            raise UsageError(f"Invalid {option} {value!r}: must be KEY=VALUE with a non-empty KEY.",
+                             hint=f"Example of a valid {option}: {example}")
+        pairs.append((key, text))
+    return pairs
+
+
+def parse_env(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_pairs(values, "--env", "GREETING=hello"))
+
+
+def parse_dir(value: str) -> Preopen:
+    """HOST[:GUEST] (wasmtime's HOST::GUEST also accepted); GUEST defaults to HOST."""
+    host, sep, guest = value.partition("::") if "::" in value else value.partition(":")
+    path = Path(host).expanduser()
+    if not path.is_dir():
+        raise UsageError(
+            f"Invalid --dir {value!r}: {host!r} is not a folder.",
+            hint="Example of a valid --dir: ./data:/data (host folder, then its path in the module)",
+        )
+    return Preopen(path, guest if sep and guest else host)
