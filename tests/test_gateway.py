@@ -14,9 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import IN_CI
-from yowasm.errors import ServeError
 from yowasm.gateway import parse_response
-from yowasm.server import parse_listen, parse_size
 
 CONTROL = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
 
@@ -95,26 +93,6 @@ def test_wagi_rules_location_and_missing_headers():
     assert parse_response(b"Location: /elsewhere\n\n").status == 302
     assert parse_response(b"X-Only: 1\n\nbody").status == 500
     assert parse_response(b"").status == 500
-
-
-@pytest.mark.parametrize("text, size", [("1048576", 1048576), ("16MiB", 16 * 1024**2), ("512kib", 512 * 1024),
-                                        ("2GB", 2 * 1000**3), ("64M", 64 * 1000**2)])
-def test_sizes(text, size):
-    assert parse_size(text, "--max-memory") == size
-
-
-@pytest.mark.parametrize("text", ["", "0", "-1", "1.5MiB", "16 TiB", "²MiB", "MiB"])
-def test_bad_sizes_name_the_option_and_give_an_example(text):
-    with pytest.raises(ServeError, match="--max-response") as raised:
-        parse_size(text, "--max-response")
-    assert raised.value.exit_code == 2 and "16MiB" in raised.value.hint
-
-
-def test_listen():
-    assert parse_listen("127.0.0.1:3000") == ("127.0.0.1", 3000)
-    assert parse_listen("[::1]:8080") == ("::1", 8080)
-    with pytest.raises(ServeError, match="HOST:PORT"):
-        parse_listen("3000")
 
 
 def test_a_handlers_stderr_reaches_the_log_spelled_out(tmp_path):

@@ -1,4 +1,4 @@
-"""yowasm.runner in-process: option parsing, argv, env, preopens, exit codes, traps and
+"""yowasm.runner in-process: argv, env, preopens, exit codes, traps and
 modules that are not WASI commands. The module writes to the real file descriptors,
 so its output is read with capfd. (tests/test_cli_run.py drives the command itself.)"""
 
@@ -10,43 +10,14 @@ import pytest
 
 from tests.conftest import compile_test_module
 from tests.conftest import compile_wat as wat
-from yowasm.errors import ModuleError, UsageError
-from yowasm.argtypes import Preopen, parse_dir, parse_env
+from yowasm.argtypes import Preopen
+from yowasm.errors import ModuleError
 from yowasm.runner import TRAP_EXIT_CODE, run_module
 
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory) -> Path:
     return compile_test_module("probe", tmp_path_factory.mktemp("probe"))
-
-
-def test_env_pairs_keep_everything_after_the_first_equals():
-    assert parse_env(["A=1", "URL=http://x/?q=a=b", "EMPTY="]) == (
-        ("A", "1"), ("URL", "http://x/?q=a=b"), ("EMPTY", ""))
-
-
-@pytest.mark.parametrize("value", ["NOEQUALS", "=value", ""])
-def test_bad_env_names_the_option_and_shows_an_example(value):
-    with pytest.raises(UsageError) as raised:
-        parse_env([value])
-    assert raised.value.message == f"Invalid --env {value!r}: must be KEY=VALUE with a non-empty KEY."
-    assert raised.value.hint == "Example of a valid --env: GREETING=hello"
-    assert raised.value.exit_code == 2
-
-
-def test_dir_guest_path_defaults_to_the_host_path(tmp_path):
-    assert parse_dir(str(tmp_path)) == Preopen(tmp_path, str(tmp_path))
-    assert parse_dir(f"{tmp_path}:/data") == Preopen(tmp_path, "/data")
-    assert parse_dir(f"{tmp_path}::/data") == Preopen(tmp_path, "/data")  # wasmtime's spelling
-
-
-def test_dir_must_be_an_existing_folder(tmp_path):
-    (tmp_path / "file").write_text("")
-    for host in (tmp_path / "missing", tmp_path / "file"):
-        with pytest.raises(UsageError) as raised:
-            parse_dir(f"{host}:/data")
-        assert f"{str(host)!r} is not a folder" in raised.value.message
-        assert "./data:/data" in raised.value.hint
 
 
 def test_argv_starts_with_the_module_name_then_env(probe, capfd):

@@ -48,3 +48,28 @@ def parse_dir(value: str) -> Preopen:
             hint="Example of a valid --dir: ./data:/data (host folder, then its path in the module)",
         )
     return Preopen(path, guest if sep and guest else host)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """HOST:PORT, for `serve --listen` (an IPv6 host in brackets: [::1]:8080)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise UsageError(f"Invalid --listen {value!r}: must be HOST:PORT with a port from 1 to 65535.",
+                         hint="Example of a valid --listen: 127.0.0.1:3000")
+    return host.strip("[]"), int(port)
+
+
+#: What each unit of a size multiplies by.
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+          "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+
+
+def parse_size(value: str, option: str) -> int:
+    """A size in bytes, with an optional unit: 1048576, 1MiB, 512KiB, 2GB."""
+    text = value.strip().lower()
+    number = text.rstrip("kmgib")
+    unit = text[len(number):]
+    if not (number.isascii() and number.isdigit()) or unit not in _UNITS or int(number) == 0:
+        raise UsageError(f"Invalid {option} {value!r}: must be a positive number of bytes, optionally with "
+                         "a unit (KiB, MiB, GiB, KB, MB, GB).", hint=f"Example of a valid {option}: 16MiB")
+    return int(number) * _UNITS[unit]

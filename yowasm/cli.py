@@ -481,8 +481,8 @@ def serve(
     from yowasm import console
     from yowasm.errors import UsageError
     from yowasm.gateway import Settings
-    from yowasm.argtypes import parse_env
-    from yowasm.server import Limits, parse_listen, parse_size
+    from yowasm.argtypes import parse_env, parse_listen, parse_size
+    from yowasm.server import Limits
     from yowasm.server import serve as run_server
     from yowasm.serving import oci_fetcher, routes_for
     from yowasm.serving import watch as watch_project

@@ -477,29 +477,5 @@ def _worker(descriptor: int, parent: int, ready: int) -> None:
         gateway.close()
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise ServeError(f"Invalid --listen {value!r}: must be HOST:PORT with a port from 1 to 65535.",
-                         hint="Example of a valid --listen: 127.0.0.1:3000", exit_code=2)
-    return host.strip("[]"), int(port)
-
-
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
-          "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
-
-
-def parse_size(value: str, option: str) -> int:
-    """A size in bytes, with an optional unit: 1048576, 1MiB, 512KiB, 2GB."""
-    text = value.strip().lower()
-    number = text.rstrip("kmgib")
-    unit = text[len(number):]
-    if not (number.isascii() and number.isdigit()) or unit not in _UNITS or int(number) == 0:
-        raise ServeError(f"Invalid {option} {value!r}: must be a positive number of bytes, optionally with "
-                         "a unit (KiB, MiB, GiB, KB, MB, GB).", hint=f"Example of a valid {option}: 16MiB",
-                         exit_code=2)
-    return int(number) * _UNITS[unit]
-
-
 if __name__ == "__main__":
     _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
