@@ -20,7 +20,7 @@ from tests.conftest import run_yowasm
 from tests.projects import yowasm_process
 from yowasm import scaffold
 from yowasm.cli import app
-from yowasm.languages import templates_dir
+from yowasm.packaged import templates_dir
 
 runner = CliRunner()
 

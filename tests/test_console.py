@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import path_without, require_tool, run_yowasm
-from yowasm.languages import templates_dir
+from yowasm.packaged import templates_dir
 from yowasm.model import Language
 
 

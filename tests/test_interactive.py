@@ -26,7 +26,8 @@ def test_prompts_show_help_and_choices_take_answers_refuse_bad_ones_and_render(t
     term.child.send(CLEAR_LINE + "hello-wasm" + ENTER)
     term.answer("? Description", ENTER)
     term.answer("? Author", CLEAR_LINE + "Jane Doe" + ENTER)
-    screen = term.answer("? Language (Use arrow keys)", DOWN + ENTER)  # rust -> c
+    # Languages too, the cursor on the default: rust -> c, the one before it.
+    screen = term.answer("? Language (Use arrow keys)", UP + ENTER)
     assert "assemblyscript  TypeScript-like, compiled by the assemblyscript npm package" in screen
     # Runtimes are listed by name, the cursor on the default: wasmtime (last) -> wagi.
     screen = term.answer("? Target runtime (Use arrow keys)", UP + ENTER)
@@ -64,7 +65,7 @@ def test_a_long_refusal_at_the_other_host_prompt_wraps_whole(tmp_path):
 
 
 @pytest.mark.parametrize("flags, refusal", [
-    (["--language", "cpp"], "Invalid language 'cpp': must be one of rust, c, assemblyscript, tinygo."),
+    (["--language", "cpp"], "Invalid language 'cpp': must be one of assemblyscript, c, rust, tinygo."),
     (["--registry", "myregistry"], "Invalid registry 'myregistry'"),
     (["--runtime", "wagi", "--artifact-format", "cncf"], "wagi pulls only the wasm-to-oci layout"),
     (["--runtime", "wasmtime", "--krustlet-node", "wagi"], "do not apply to the chosen runtime and registry: --krustlet-node"),

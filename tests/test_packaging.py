@@ -90,7 +90,7 @@ def test_readme_setup_command_works_with_debians_python(user):
         assert (answers["language"], answers["runtime"], answers["registry"]) == ("rust", "wasmtime", "ghcr")
         assert "_src_path" not in answers  # nothing machine-specific in a file that gets committed
         installed_templates = Path(subprocess.run(
-            [str(checkout / ".venv/bin/python"), "-c", "from yowasm.languages import templates_dir; print(templates_dir())"],
+            [str(checkout / ".venv/bin/python"), "-c", "from yowasm.packaged import templates_dir; print(templates_dir())"],
             cwd=home, env=env, capture_output=True, text=True, check=True).stdout.strip())
         assert (checkout / ".venv") in installed_templates.parents  # the installed yowasm renders its own templates
         if prefix:

@@ -126,7 +126,7 @@ def test_property_any_edit_of_the_answers_file_loads_or_is_refused(project, edit
 
 def test_plain_copier_renders_again_from_the_answers_file_and_yowasm_update_still_works(project, tmp_path):
     """What the answers file's header promises, with the copier CLI itself."""
-    from yowasm.languages import templates_dir
+    from yowasm.packaged import templates_dir
 
     copier = require_tool("copier", "pip install copier")
     (project / "src/main.c").write_text("/* edited */\n")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.projects import answers as make_answers
 from tests.projects import copier_renders, render
 from yowasm.errors import MissingAnswersError, UsageError
-from yowasm.languages import templates_dir
+from yowasm.packaged import templates_dir
 from yowasm.questionnaire import QUESTIONS, check_given, example_answer, resolve_answers
 
 COPIER = yaml.safe_load((templates_dir() / "copier.yml").read_text())

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.projects import answers
-from yowasm.languages import templates_dir
+from yowasm.packaged import templates_dir
 
 VARIANTS = {
     "rust-wasmtime-none": dict(language="rust", runtime="wasmtime", registry="none", namespace=None),

@@ -16,7 +16,8 @@ import yaml
 
 from tests.conftest import require_tool
 from tests.projects import answers, copier_renders, render
-from yowasm.languages import language_facts, templates_dir
+from yowasm.languages import language_facts
+from yowasm.packaged import templates_dir
 from yowasm.model import KrustletNode, Language, Runtime
 from yowasm.project import load_project
 from yowasm.runtimes import runtime_facts
@@ -127,6 +128,25 @@ def test_runtime_files_are_the_runtimes_yowasm_and_copier_offer():
         assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", runtime.value), "a runtime file's name is a --runtime value"
     assert [runtime.value for runtime in Runtime if runtime_facts(runtime).default] == ["wasmtime"]
     assert Runtime.default() is Runtime.WASMTIME
+
+
+def test_language_folders_are_the_languages_yowasm_and_copier_offer():
+    copier = yaml.safe_load((templates_dir() / "copier.yml").read_text())
+    folders = sorted(path.parent.name for path in templates_dir().glob("*/language.yml"))
+    assert folders == ["assemblyscript", "c", "rust", "tinygo"]
+    assert [language.value for language in Language] == folders
+    assert copier_renders(templates_dir(), copier["language"]["choices"]) == folders
+    assert copier_renders(templates_dir(), copier["language"]["default"]) == "rust" == Language.default().value
+    defaults = [name for name in folders if yaml.safe_load((templates_dir() / name / "language.yml").read_text()).get("default")]
+    assert defaults == ["rust"]
+    assert [language.title for language in Language] == ["AssemblyScript", "C", "Rust", "TinyGo"]
+
+
+def test_krustlet_node_kinds_are_krustlet_yml_nodes():
+    """KrustletNode is written in the model (parsing krustlet.yml on every start would
+    cost more than the names save); copier reads the nodes from the file itself."""
+    nodes = yaml.safe_load((templates_dir() / "runtimes" / "krustlet.yml").read_text())["nodes"]
+    assert [node.value for node in KrustletNode] == list(nodes)
 
 
 @pytest.mark.parametrize("variant", [variant for variant in VARIANTS if "-spin" in variant])
@@ -401,7 +421,7 @@ def test_every_action_is_pinned_to_a_commit(projects):
 
 
 #: Files the templates import, not render.
-MACROS = {"facts.jinja", "runtime.jinja", "runtimes.jinja", "rules.jinja"}
+MACROS = {"facts.jinja", "languages.jinja", "runtime.jinja", "runtimes.jinja", "rules.jinja"}
 
 
 def test_language_folders_share_every_common_item():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.projects import answers, record_renames_into
 from yowasm.errors import DestinationError
-from yowasm.languages import templates_dir
+from yowasm.packaged import templates_dir
 from yowasm.scaffold import GENERATED_KEY, create_project, file_digest
 from yowasm.updating import Change, update_project
 

@@ -210,6 +210,6 @@ def _installation() -> tuple:
 
 
 def _language_file(project: Project) -> str:
-    from yowasm.packaged import templates_dir
+    from yowasm.packaged import language_file
 
-    return str(templates_dir() / project.answers.language.value / "language.yml")
+    return str(language_file(project.answers.language.value))

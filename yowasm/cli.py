@@ -67,15 +67,23 @@ class _DefaultTargetBeforeDoubleDash(TyperCommand):
 
 
 class _NewCommand(TyperCommand):
-    """`new --help` names the runtimes as the runtime files do: read when the help is
-    shown, not at every start, as reading the default parses the files."""
+    """`new --help` names the languages, runtimes and Krustlet node kinds as their files
+    do: read when the help is shown, not at every start, as reading a default parses
+    the files."""
 
     def format_help(self, ctx, formatter):
-        from yowasm.packaged import default_runtime_name, runtime_names
+        from yowasm.packaged import (default_language_name, default_runtime_name, language_names,
+                                     load_packaged_yaml, runtime_file, runtime_names)
 
+        nodes = list(load_packaged_yaml(runtime_file("krustlet"))["nodes"])
+        helps = {
+            "language": f"{' | '.join(language_names())} [default: {default_language_name()}].",
+            "runtime": f"{' | '.join(runtime_names())} [default: {default_runtime_name()}].",
+            "krustlet_node": f"{' | '.join(nodes)}, with --runtime krustlet [default: {nodes[0]}].",
+        }
         for param in self.params:
-            if param.name == "runtime":
-                param.help = f"{' | '.join(runtime_names())} [default: {default_runtime_name()}]."
+            if param.name in helps:
+                param.help = helps[param.name]
         return super().format_help(ctx, formatter)
 
 
@@ -146,10 +154,10 @@ def new(
     name: Optional[str] = typer.Option(None, help="Module name [default: the folder name]."),
     description: Optional[str] = typer.Option(None, help="One-line description."),
     author: Optional[str] = typer.Option(None, help="Author [default: git user.name, then $USER]."),
-    language: Optional[str] = typer.Option(None, help="rust | c | assemblyscript | tinygo [default: rust]."),
-    # Its help lists the runtime files: written by _NewCommand when the help is shown.
+    # These three helps list the language, runtime and node files: written by _NewCommand when shown.
+    language: Optional[str] = typer.Option(None, help="The language."),
     runtime: Optional[str] = typer.Option(None, help="The target runtime."),
-    krustlet_node: Optional[str] = typer.Option(None, help="wasi | wagi, with --runtime krustlet [default: wasi]."),
+    krustlet_node: Optional[str] = typer.Option(None, help="The Krustlet node kind."),
     registry: Optional[str] = typer.Option(
         None, help="ghcr | acr | dockerhub | none | HOST[:PORT] [default: ghcr]."
     ),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from yowasm.model import Language
-from yowasm.packaged import load_packaged_yaml, templates_dir
+from yowasm.packaged import language_file, load_packaged_yaml
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class LanguageFacts:
 
 @cache
 def language_facts(language: Language) -> LanguageFacts:
-    raw = load_packaged_yaml(templates_dir() / language.value / "language.yml")
+    raw = load_packaged_yaml(language_file(language.value))
     return LanguageFacts(
         language=language,
         title=raw["title"],

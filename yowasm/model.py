@@ -13,7 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Mapping
 
 from yowasm.errors import ValidationError
-from yowasm.packaged import runtime_names, templates_dir
+from yowasm.packaged import language_names, runtime_names, templates_dir
 from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
 
 if TYPE_CHECKING:
@@ -44,15 +44,30 @@ class Choice(str, Enum):
         return next(iter(cls))
 
 
-class Language(Choice):
-    RUST = "rust"
-    C = "c"
-    ASSEMBLYSCRIPT = "assemblyscript"
-    TINYGO = "tinygo"
+class _LanguageChoice(Choice):
+    """A language: templates/<value>/language.yml says what it is (yowasm.languages)."""
+
+    @classmethod
+    def default(cls):
+        """The language whose file says `default: true`."""
+        from yowasm.packaged import default_language_name
+
+        return cls(default_language_name())
 
     @property
     def title(self) -> str:
-        return {"rust": "Rust", "c": "C", "assemblyscript": "AssemblyScript", "tinygo": "TinyGo"}[self.value]
+        """How people write the language's name (its file's `title`)."""
+        from yowasm.languages import language_facts
+
+        return language_facts(self).title
+
+
+#: The languages, one member per template folder with a language.yml (Language.RUST is
+#: rust/'s), so that adding a language is adding its folder.
+Language = _LanguageChoice(
+    "Language", [(name.upper().replace("-", "_"), name) for name in language_names()], module=__name__,
+    qualname="Language"
+)
 
 
 class _RuntimeChoice(Choice):
@@ -354,7 +369,7 @@ class ProjectAnswers:
             author=validate_text("author", data["author"], required=True),
             language=Language.parse(data["language"], "language"),
             runtime=runtime,
-            krustlet_node=KrustletNode.parse(data.get("krustlet_node") or "wasi", "Krustlet node kind"),
+            krustlet_node=KrustletNode.parse(data.get("krustlet_node") or KrustletNode.default(), "Krustlet node kind"),
             registry=registry,
             license=License.parse(data.get("license") or "MIT", "license"),
             branch=validate_branch(data.get("branch") or "main"),

@@ -23,11 +23,29 @@ def runtime_names() -> list[str]:
     return sorted(path.name.removesuffix(".yml") for path in (templates_dir() / "runtimes").glob("*.yml"))
 
 
+def runtime_file(name: str) -> Path:
+    return templates_dir() / "runtimes" / f"{name}.yml"
+
+
+def language_names() -> list[str]:
+    """The languages: the template folders that hold a language.yml, in name order
+    (listed, not parsed)."""
+    return sorted(path.parent.name for path in templates_dir().glob("*/language.yml"))
+
+
+def language_file(name: str) -> Path:
+    return templates_dir() / name / "language.yml"
+
+
 def default_runtime_name() -> str:
     """The runtime whose file says `default: true` (a test checks that exactly one
     does), found without the domain model: `new --help` names it."""
-    folder = templates_dir() / "runtimes"
-    return next(name for name in runtime_names() if load_packaged_yaml(folder / f"{name}.yml").get("default"))
+    return next(name for name in runtime_names() if load_packaged_yaml(runtime_file(name)).get("default"))
+
+
+def default_language_name() -> str:
+    """The language whose language.yml says `default: true` (exactly one does)."""
+    return next(name for name in language_names() if load_packaged_yaml(language_file(name)).get("default"))
 
 
 def load_packaged_yaml(path: Path) -> Any:

@@ -175,7 +175,7 @@ QUESTIONS: tuple[Question, ...] = (
         "language",
         "Language",
         lambda answers, value: Language.parse(value, "language"),
-        default=lambda answers: Language.RUST.value,
+        default=lambda answers: Language.default().value,
         choices=_choices(Language),
     ),
     Question(

@@ -91,9 +91,9 @@ def default_runtime() -> Runtime:
 
 @cache
 def runtime_facts(runtime: Runtime) -> RuntimeFacts:
-    from yowasm.packaged import load_packaged_yaml, templates_dir
+    from yowasm.packaged import load_packaged_yaml, runtime_file
 
-    raw = load_packaged_yaml(templates_dir() / "runtimes" / f"{runtime.value}.yml")
+    raw = load_packaged_yaml(runtime_file(runtime.value))
     return RuntimeFacts(
         runtime=runtime,
         title=raw["title"],

@@ -20,7 +20,8 @@ import yaml
 
 from yowasm import interrupts
 from yowasm.errors import DestinationError, TemplateError, YowasmError
-from yowasm.languages import language_facts, templates_dir
+from yowasm.languages import language_facts
+from yowasm.packaged import templates_dir
 from yowasm.model import ProjectAnswers, Publisher, RegistryKind
 from yowasm.project import ANSWERS_FILE, GENERATED_KEY, resolves_inside
 from yowasm.text import shell_command
