@@ -21,6 +21,17 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def caches_of_the_run(tmp_path_factory) -> Iterator[Path]:
+    """yowasm's caches (parsed YAML, compiled templates, build records) in a folder of
+    the test run's own, for this process and every yowasm it starts: the user's
+    ~/.cache/yowasm is neither read nor written."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
 def require_tool(name: str, install: str) -> str:
     """The path of NAME on PATH, or a failure in CI / a skip locally saying how to install it."""
     path = shutil.which(name)
