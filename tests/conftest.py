@@ -7,12 +7,13 @@ skipped with the tool's name and how to install it.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterable, Iterator
 
 import pexpect
 import pyte
@@ -79,15 +80,69 @@ def compile_wat(folder: Path, name: str, text: str) -> Path:
     return folder / f"{name}.wasm"
 
 
-def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300,
-               interpreter: tuple[str, ...] = (), **options) -> subprocess.CompletedProcess[str]:
+def yowasm_argv(*args: str, interpreter: tuple[str, ...] = ()) -> list[str]:
+    """The command line of `python -m yowasm ARGS` with this interpreter (and its
+    INTERPRETER options, such as `-X importtime`): yowasm from this checkout."""
+    return [sys.executable, *interpreter, "-m", "yowasm", *args]
+
+
+def yowasm_environment(env: dict[str, str] | None = None, unset: Iterable[str] = ()) -> dict[str, str]:
+    """This process's environment without the variables named in UNSET, then with ENV added."""
+    removed = set(unset)
+    return {**{name: value for name, value in os.environ.items() if name not in removed}, **(env or {})}
+
+
+def run_yowasm(*args: str, cwd: Path, env: dict[str, str] | None = None, unset: Iterable[str] = (),
+               timeout: float = 300, interpreter: tuple[str, ...] = (), **options) -> subprocess.CompletedProcess[str]:
     """`python -m yowasm ARGS` in a fresh process run to its end, stdout and stderr piped
-    (as in a log), stdin from /dev/null unless `input` or `stdin` is given; ENV is added
-    to this environment; INTERPRETER options go to python (`-X importtime`)."""
+    (as in a log), stdin from /dev/null unless `input` or `stdin` is given; the variables
+    named in UNSET are removed from this environment and ENV is added to it; INTERPRETER
+    options go to python (`-X importtime`); other OPTIONS go to subprocess.run
+    (`preexec_fn`, `input`)."""
     if "input" not in options:
         options.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run([sys.executable, *interpreter, "-m", "yowasm", *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=timeout, **options)
+    return subprocess.run(yowasm_argv(*args, interpreter=interpreter), cwd=cwd, capture_output=True, text=True,
+                          env=yowasm_environment(env, unset), timeout=timeout, **options)
+
+
+def yowasm_process(*args: str, cwd: Path, pause: str | None = None, env: dict[str, str] | None = None,
+                   unset: Iterable[str] = (), stdin: int | IO = subprocess.DEVNULL, stdout: int | IO = subprocess.PIPE,
+                   stderr: int | IO = subprocess.PIPE, **options) -> subprocess.Popen[str]:
+    """A real `python -m yowasm ARGS` process, left running: stdin from /dev/null and
+    stdout and stderr piped unless STDIN, STDOUT or STDERR say otherwise (subprocess.PIPE
+    to write to it, a file for a log); ENV and UNSET as for run_yowasm; other OPTIONS go
+    to subprocess.Popen (`preexec_fn`). With PAUSE, it is started with the test hook
+    YOWASM_TEST_PAUSE (yowasm/interrupts.py) and returned once it waits at that point,
+    so a test can send it a real signal there; the pause is read from its stderr, which
+    must then be piped."""
+    environment = yowasm_environment(env, unset)
+    if pause:
+        assert stderr == subprocess.PIPE, "a pause is announced on stderr, which must be piped"
+        environment["YOWASM_TEST_PAUSE"] = pause
+    process = subprocess.Popen(yowasm_argv(*args), cwd=cwd, env=environment, stdin=stdin, stdout=stdout,
+                               stderr=stderr, text=True, **options)
+    if pause:
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if line.strip() == f"yowasm-test-paused: {pause}":
+                break
+        else:
+            process.wait(timeout=60)
+            raise AssertionError(f"yowasm never reached {pause}:\n{''.join(seen)}")
+    return process
+
+
+def path_with_yowasm(folder: Path) -> str:
+    """This machine's PATH with a new FOLDER/bin first, holding a `yowasm` command that
+    runs this checkout's yowasm with this interpreter: what a shell or a Makefile finds."""
+    bin_folder = folder / "bin"
+    bin_folder.mkdir()
+    command = bin_folder / "yowasm"
+    command.write_text(f'#!/bin/sh\nexec {shlex.join(yowasm_argv())} "$@"\n')
+    command.chmod(0o755)
+    return f"{bin_folder}{os.pathsep}{os.environ['PATH']}"
 
 
 def imported_modules(importtime_output: str) -> set[str]:
@@ -122,8 +177,13 @@ class Terminal:
                                         "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})})
 
     @classmethod
+    def yowasm(cls, cwd: Path, *args: str, **options) -> Terminal:
+        """`python -m yowasm ARGS` at the terminal."""
+        return cls(cwd, yowasm_argv(*args), **options)
+
+    @classmethod
     def yowasm_new(cls, cwd: Path, *args: str, **options) -> Terminal:
-        return cls(cwd, [sys.executable, "-m", "yowasm", "new", *args], **options)
+        return cls.yowasm(cwd, "new", *args, **options)
 
     @property
     def text(self) -> str:

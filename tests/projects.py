@@ -15,7 +15,6 @@ import selectors
 import shlex
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
@@ -183,29 +182,6 @@ def run_generated_ci(project: Path, *, timeout: float = 600) -> list[tuple[Step,
             raise StepFailed(step, completed.returncode, completed.stdout)
         results.append((step, completed.stdout))
     return results
-
-
-def yowasm_process(*args: str, cwd: Path, pause: str | None = None, env: dict[str, str] | None = None,
-                   ) -> subprocess.Popen[str]:
-    """A real `python -m yowasm ARGS` process. With PAUSE, it is started with the test
-    hook YOWASM_TEST_PAUSE (yowasm/interrupts.py) and returned once it waits at that
-    point, so a test can send it a real signal there."""
-    environment = {**os.environ, **(env or {})}
-    if pause:
-        environment["YOWASM_TEST_PAUSE"] = pause
-    process = subprocess.Popen([sys.executable, "-m", "yowasm", *args], cwd=cwd, env=environment,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if pause:
-        assert process.stderr is not None
-        seen = []
-        for line in process.stderr:
-            seen.append(line)
-            if line.strip() == f"yowasm-test-paused: {pause}":
-                break
-        else:
-            process.wait(timeout=60)
-            raise AssertionError(f"yowasm never reached {pause}:\n{''.join(seen)}")
-    return process
 
 
 def record_renames_into(folder: Path, monkeypatch: Any) -> list[str]:

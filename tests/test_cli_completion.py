@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import require_tool, run_yowasm
+from tests.conftest import path_with_yowasm, require_tool, run_yowasm
 
 SETUP = {
     "bash": "source <(yowasm --show-completion bash)",
@@ -23,12 +23,7 @@ SETUP = {
 @pytest.fixture
 def shell_env(tmp_path) -> dict[str, str]:
     """An environment whose PATH has a `yowasm` command running this checkout."""
-    bin_folder = tmp_path / "bin"
-    bin_folder.mkdir()
-    command = bin_folder / "yowasm"
-    command.write_text(f'#!/bin/sh\nexec {sys.executable} -m yowasm "$@"\n')
-    command.chmod(0o755)
-    return {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path),
+    return {**os.environ, "PATH": path_with_yowasm(tmp_path), "HOME": str(tmp_path),
             "PYTHONPATH": os.pathsep.join(sys.path), "PS1": "$ ", "TERM": "xterm"}
 
 

@@ -5,27 +5,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import path_without, require_tool
+from tests.conftest import path_without, require_tool, run_yowasm
 from tests.projects import render
 
 
-def doctor(*args: str, cwd: Path, path: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "250"}
-    if path is not None:
-        env["PATH"] = path
-    return subprocess.run([sys.executable, "-m", "yowasm", "doctor", *args], cwd=cwd, capture_output=True,
-                          text=True, env=env, timeout=120)
+#: Wide enough that no table row is wrapped.
+WIDE = {"COLUMNS": "250"}
 
 
 def test_complete_project_toolchain(tmp_path):
     require_tool("clang-14", "sudo apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32")
     project = render(tmp_path / "hello-wasm", language="c")
-    result = doctor(cwd=project)
+    result = run_yowasm("doctor", cwd=project, env=WIDE)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "C: ready" in result.stdout
     assert "--target=wasm32-wasi" in result.stdout  # the target the toolchain can link
@@ -35,7 +29,7 @@ def test_complete_project_toolchain(tmp_path):
 def test_missing_tool_is_reported_with_its_install_command(tmp_path):
     require_tool("make", "sudo apt-get install make")
     project = render(tmp_path / "hello-wasm", language="tinygo")
-    result = doctor(str(project), cwd=tmp_path, path=path_without(tmp_path, "make"))
+    result = run_yowasm("doctor", str(project), cwd=tmp_path, env={**WIDE, "PATH": path_without(tmp_path, "make")})
     assert result.returncode == 1
     row = next(line for line in result.stdout.splitlines() if "│ make" in line)
     assert "missing" in row and "sudo apt-get install make" in row
@@ -45,7 +39,7 @@ def test_missing_tool_is_reported_with_its_install_command(tmp_path):
 
 
 def test_without_a_project_every_language_is_checked(tmp_path):
-    result = doctor(cwd=tmp_path)
+    result = run_yowasm("doctor", cwd=tmp_path, env=WIDE)
     assert result.returncode == 0
     for title in ("Rust", "C", "AssemblyScript", "TinyGo"):
         assert f"{title}: " in result.stdout
@@ -60,7 +54,7 @@ def test_ready_means_the_run_target_works(tmp_path, missing):
     require_tool("yowasm", "pip install -e .")
     project = render(tmp_path / "hello-wasm", language="c")
     path = path_without(tmp_path, *missing)
-    result = doctor(cwd=project, path=path)
+    result = run_yowasm("doctor", cwd=project, env={**WIDE, "PATH": path})
     run = subprocess.run(["make", "run"], cwd=project, capture_output=True, text=True,
                          env={**os.environ, "PATH": path}, timeout=120)
     if missing == ("wasmtime",):

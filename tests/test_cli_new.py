@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.projects import ADVERSARIAL, record_renames_into, yowasm_process
+from tests.conftest import run_yowasm, yowasm_process
+from tests.projects import ADVERSARIAL, record_renames_into
 from yowasm import __version__
 from yowasm.cli import app
 
@@ -429,17 +430,13 @@ def test_sigterm_while_copier_renders_leaves_nothing_or_a_whole_project(tmp_path
     """No test hook: the signal comes DELAY seconds after the staging folder appears,
     while copier is rendering or later. Whatever point it hits, the folder holds nothing
     or the whole project, the message says which, and no temporary folder is left."""
-    import subprocess
-    import sys
     import time
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     work = tmp_path / "work"
     work.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "yowasm", "new", "hello", "--defaults", "--author", "a"],
-                               cwd=work, env={**os.environ, "TMPDIR": str(scratch)}, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = yowasm_process("new", "hello", "--defaults", "--author", "a", cwd=work, env={"TMPDIR": str(scratch)})
     while process.poll() is None and not any(work.iterdir()):
         time.sleep(0.005)
     time.sleep(delay)
@@ -461,8 +458,6 @@ def test_sigterm_while_copier_renders_leaves_nothing_or_a_whole_project(tmp_path
 def test_a_refused_value_is_quoted_cut_short(tmp_path):
     """A 5,000-character answer is refused with a message a terminal can show: the
     value quoted, cut after 120 characters, on one line."""
-    from tests.conftest import run_yowasm
-
     result = run_yowasm("new", str(tmp_path / "p"), "--defaults", "--name", "Bad" * 1700 + "\x1b[31m", cwd=tmp_path)
     assert result.returncode == 2
     (line,) = [line for line in result.stderr.splitlines() if "Invalid module name" in line]

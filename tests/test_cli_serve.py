@@ -9,7 +9,6 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MODULES, compile_test_module, compile_wat, require_tool
+from tests.conftest import MODULES, compile_test_module, compile_wat, require_tool, run_yowasm, yowasm_process
 from tests.projects import render, toolchain_env
 from tests.registry import free_port
 
@@ -74,11 +73,9 @@ def serving(target: Path, *args: str, cwd: Path | None = None, env: dict | None 
             resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
     with log.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "yowasm", "serve", str(target), "--listen", f"127.0.0.1:{port}", *args],
-            cwd=cwd or target.parent, stdout=log_file, stderr=subprocess.STDOUT, env=env or toolchain_env(),
-            preexec_fn=limit_files,
-        )
+        process = yowasm_process("serve", str(target), "--listen", f"127.0.0.1:{port}", *args,
+                                 cwd=cwd or target.parent, env=env or toolchain_env(), stdout=log_file,
+                                 stderr=subprocess.STDOUT, preexec_fn=limit_files)
         try:
             deadline = time.monotonic() + 120
             while "Serving on" not in log.read_text():
@@ -231,23 +228,21 @@ def test_a_looping_handler_times_out_while_others_are_served(behave):
 )
 def test_bad_modules_toml_is_refused_with_the_rule(tmp_path, toml, message):
     (tmp_path / "modules.toml").write_text(toml)
-    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", "modules.toml"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = run_yowasm("serve", "modules.toml", cwd=tmp_path, timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Example" in result.stderr
 
 
 def test_a_module_that_is_a_folder_is_named(tmp_path):
     (tmp_path / "handler.wasm").mkdir()
     (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/"\nmodule = "handler.wasm"\n')
-    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", "modules.toml"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = run_yowasm("serve", "modules.toml", cwd=tmp_path, timeout=60)
     assert result.returncode == 1
     assert f"Cannot read the module {tmp_path / 'handler.wasm'}: Is a directory." in result.stderr
 
 
 def test_wasmtime_project_has_nothing_to_serve(tmp_path):
     project = render(tmp_path / "hello-wasm", language="c")
-    result = subprocess.run([sys.executable, "-m", "yowasm", "serve"], cwd=project, capture_output=True, text=True)
+    result = run_yowasm("serve", cwd=project)
     assert result.returncode == 2 and "no modules.toml" in result.stderr
 
 
@@ -280,8 +275,7 @@ def test_oci_module_is_pulled_from_a_registry_and_served(behave, tmp_path):
 
     with running_registry(tmp_path / "registry") as registry:
         env = {**toolchain_env(), "DOCKER_CONFIG": str(tmp_path / "docker"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-        pushed = subprocess.run([sys.executable, "-m", "yowasm", "publish", str(behave), registry.ref("team/behave"),
-                                 "--plain-http"], capture_output=True, text=True, env=env)
+        pushed = run_yowasm("publish", str(behave), registry.ref("team/behave"), "--plain-http", cwd=tmp_path, env=env)
         assert pushed.returncode == 0, pushed.stderr
         (tmp_path / "modules.toml").write_text(f'[[module]]\nroute = "/..."\nmodule = "oci:{registry.ref("team/behave")}"\n')
         with serving(tmp_path / "modules.toml", "--plain-http", env=env) as (port, _):
@@ -320,8 +314,7 @@ def test_watch_rebuilds_and_reloads_and_survives_a_broken_build(tmp_path):
 
 
 def test_watch_needs_a_project(behave):
-    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", str(behave), "--watch"],
-                            capture_output=True, text=True, timeout=60)
+    result = run_yowasm("serve", str(behave), "--watch", cwd=behave.parent, timeout=60)
     assert result.returncode == 2 and "--watch needs a project" in result.stderr
 
 

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import require_tool
-from tests.conftest import run_yowasm
-from tests.projects import yowasm_process
+from tests.conftest import path_with_yowasm, require_tool, run_yowasm, yowasm_process
 from yowasm import scaffold
 from yowasm.cli import app
 from yowasm.packaged import templates_dir
@@ -145,11 +141,7 @@ def run_as_printed(steps: list[tuple[str, str]], cwd: Path, env: dict[str, str])
 def test_the_readme_update_examples_are_what_happens(tmp_path):
     """Every command of README.md's update section, run as printed by bash in the project
     the README's `new` example makes, prints exactly what the README shows."""
-    bin_folder = tmp_path / "bin"
-    bin_folder.mkdir()
-    (bin_folder / "yowasm").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m yowasm "$@"\n')
-    (bin_folder / "yowasm").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": path_with_yowasm(tmp_path)}
     (make,) = [command for command, _ in readme_console_blocks("### `yowasm new")[0]
                if command.startswith("yowasm new hello ")]
     edits, given_a_registry = readme_console_blocks("### `yowasm update")

@@ -8,12 +8,12 @@ import json
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import run_yowasm, yowasm_process
 from yowasm.credentials import CONFIG_LIMIT, Credentials, docker_config_path, erase, lookup, store
 from yowasm.errors import AuthError, UsageError
 
@@ -105,10 +105,9 @@ def test_twenty_concurrent_logins_keep_every_entry(tmp_path, docker_config):
     """Real processes, started together: each adds its entry, none is lost."""
     docker_config.parent.mkdir()
     docker_config.write_text(json.dumps({"auths": {"kept.example.com": {"auth": "eDp5"}}}))
-    env = {**os.environ, "DOCKER_CONFIG": str(docker_config.parent)}
-    logins = [subprocess.Popen([sys.executable, "-m", "yowasm", "login", f"registry{n}.example.com", "-u", f"user{n}",
-                                "--password-stdin", "--no-verify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=env, text=True) for n in range(20)]
+    logins = [yowasm_process("login", f"registry{n}.example.com", "-u", f"user{n}", "--password-stdin", "--no-verify",
+                             cwd=tmp_path, env={"DOCKER_CONFIG": str(docker_config.parent)}, stdin=subprocess.PIPE)
+              for n in range(20)]
     for login in logins:
         login.stdin.write("secret\n")
         login.stdin.close()
@@ -164,9 +163,8 @@ def test_an_odd_config_is_refused_and_left_untouched(docker_config, content, rul
 def test_login_refuses_an_odd_config_with_a_clear_message(tmp_path, docker_config):
     docker_config.parent.mkdir()
     docker_config.write_text('{"auths": null}')
-    result = subprocess.run([sys.executable, "-m", "yowasm", "login", "ghcr.io", "-u", "octocat", "--password-stdin",
-                             "--no-verify"], input="secret\n", capture_output=True, text=True,
-                            env={**os.environ, "DOCKER_CONFIG": str(docker_config.parent)}, timeout=60)
+    result = run_yowasm("login", "ghcr.io", "-u", "octocat", "--password-stdin", "--no-verify", cwd=tmp_path,
+                        input="secret\n", env={"DOCKER_CONFIG": str(docker_config.parent)}, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"Cannot use the Docker config file {docker_config}" in result.stderr and "left as it is" in result.stderr
     assert docker_config.read_text() == '{"auths": null}'
@@ -189,10 +187,10 @@ def test_logout_forgets_one_registry(docker_config):
 
 def test_logout_command(tmp_path, docker_config):
     store("ghcr.io", Credentials("octocat", "token"))
-    env = {**os.environ, "DOCKER_CONFIG": str(docker_config.parent)}
-    first = subprocess.run([sys.executable, "-m", "yowasm", "logout", "ghcr.io"], capture_output=True, text=True, env=env)
+    env = {"DOCKER_CONFIG": str(docker_config.parent)}
+    first = run_yowasm("logout", "ghcr.io", cwd=tmp_path, env=env)
     assert first.returncode == 0 and "Logged out of ghcr.io" in first.stdout
-    again = subprocess.run([sys.executable, "-m", "yowasm", "logout", "ghcr.io"], capture_output=True, text=True, env=env)
+    again = run_yowasm("logout", "ghcr.io", cwd=tmp_path, env=env)
     assert again.returncode == 0 and "Not logged in to ghcr.io" in again.stdout
     assert json.loads(docker_config.read_text())["auths"] == {}
 

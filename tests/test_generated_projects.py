@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import wasmtime
 
-from tests.conftest import path_without, require_tool
+from tests.conftest import path_without, require_tool, run_yowasm
 from tests.projects import StepFailed, answers, render, run_generated_ci, run_readme_commands, toolchain_env
 from yowasm.doctor import Status, diagnose
 from yowasm.model import Runtime
@@ -95,8 +94,7 @@ def test_generated_project_builds_tests_and_runs(built_project, tmp_path, monkey
         code, stdout = run_module(module, tmp=tmp_path)
         assert (code, stdout) == (0, "Hello from hello-wasm!\n")
         # The CI steps left run.log newer than the module, so this rebuilds too.
-        ran = subprocess.run([sys.executable, "-m", "yowasm", "run", "."], cwd=project, capture_output=True, text=True,
-                             env=toolchain_env())
+        ran = run_yowasm("run", ".", cwd=project, env=toolchain_env())
         assert (ran.returncode, ran.stdout) == (0, "Hello from hello-wasm!\n"), ran.stderr
     else:
         env = {

@@ -4,15 +4,15 @@ position requests a terminal answers."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import CLEAR_LINE, DOWN, ENTER, UP, Terminal, require_tool, run_yowasm, unwrapped
+from tests.conftest import CLEAR_LINE, DOWN, ENTER, UP, Terminal, require_tool, run_yowasm, unwrapped, yowasm_argv
 
 def test_prompts_show_help_and_choices_take_answers_refuse_bad_ones_and_render(tmp_path):
     term = Terminal.yowasm_new(tmp_path, "hello")
@@ -124,7 +124,7 @@ def test_a_prompting_new_asks_with_no_head_start_process_beside_it(tmp_path):
 
 @pytest.mark.parametrize("redirect", ["| tee log.txt; exit ${PIPESTATUS[0]}", "> log.txt 2>&1"])
 def test_with_output_piped_the_prompts_stay_on_the_terminal_and_the_result_goes_to_the_pipe(tmp_path, redirect):
-    command = f"{sys.executable} -m yowasm new hello {redirect}"
+    command = f"{shlex.join(yowasm_argv('new', 'hello'))} {redirect}"
     term = Terminal(tmp_path, [shutil.which("bash"), "-c", command])
     term.answer("? Module name", ENTER)
     term.answer("? Description", ENTER)
@@ -181,8 +181,8 @@ def test_no_offer_without_a_terminal_or_a_setup_step(tmp_path):
 
 def test_login_asks_for_the_user_and_a_masked_password(tmp_path):
     config = tmp_path / "docker"
-    term = Terminal(tmp_path, [sys.executable, "-m", "yowasm", "login", "registry.example.com:5000", "--no-verify"],
-                    env={"DOCKER_CONFIG": str(config)})
+    term = Terminal.yowasm(tmp_path, "login", "registry.example.com:5000", "--no-verify",
+                           env={"DOCKER_CONFIG": str(config)})
     term.answer("? Username", "octocat" + ENTER)
     term.answer("? Password or token", "s3cret-token" + ENTER)
     assert term.finish() == 0, term.text

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import require_tool
+from tests.conftest import require_tool, run_yowasm
 from tests.projects import render, section, shell_blocks
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -108,11 +108,9 @@ def test_installed_wheel_renders_what_the_source_tree_renders(tmp_path):
     # dependencies come from this interpreter, in a venv or not.
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "zipfile", "-e", str(wheel), str(site)], check=True)
-    installed_env = {**os.environ, "PYTHONPATH": str(site)}
 
     def installed_yowasm(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=tmp_path, env=installed_env,
-                              capture_output=True, text=True, timeout=120)
+        return run_yowasm(*args, cwd=tmp_path, env={"PYTHONPATH": str(site)}, timeout=120)
 
     for language, runtime in (("rust", "krustlet"), ("assemblyscript", "wagi")):
         for side in ("installed", "source"):

@@ -12,8 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import require_tool
-from tests.conftest import run_yowasm
+from tests.conftest import require_tool, run_yowasm
 from tests.projects import ADVERSARIAL, ALIAS_BOMB, render
 from yowasm.errors import InputFileError
 from yowasm.project import ANSWERS_FILE, load_project
@@ -84,11 +83,7 @@ def test_an_alias_bomb_answers_file_is_refused_by_every_command(project, command
     bomb would take GBs (before the readers refused aliases, minutes and GBs)."""
     (project / ANSWERS_FILE).write_text(ALIAS_BOMB)
     before = snapshot(project)
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "yowasm", *command], cwd=project, capture_output=True,
-                            text=True, timeout=120, preexec_fn=_limit_memory, stdin=subprocess.DEVNULL)
+    result = run_yowasm(*command, cwd=project, timeout=120, preexec_fn=_limit_memory)
     assert result.returncode == 2, result.stderr
     assert f"{ANSWERS_FILE} uses a YAML alias (*a on line 2)" in result.stderr and "Traceback" not in result.stderr
     assert snapshot(project) == before and not (project.parent / "other").exists()

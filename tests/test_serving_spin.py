@@ -7,7 +7,6 @@ against Spin's published schema in tests/test_templates.py."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import run_yowasm
 from tests.projects import render
 from tests.test_cli_serve import behave, parse_dump, request, serving  # noqa: F401  (behave is a fixture)
 from yowasm.errors import InputFileError, ServeError
@@ -69,7 +69,7 @@ def test_the_wagi_contract_holds_through_spin_toml(behave, tmp_path):
 def test_a_spin_toml_yowasm_cannot_serve_is_refused_with_the_rule(tmp_path, version, executor, message):
     manifest = spin_toml(tmp_path, Path("handler.wasm"), executor=executor)
     manifest.write_text(manifest.read_text().replace("spin_manifest_version = 2", f"spin_manifest_version = {version}"))
-    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", str(manifest)], capture_output=True, text=True)
+    result = run_yowasm("serve", str(manifest), cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
@@ -77,7 +77,7 @@ def test_a_component_without_a_local_source_is_refused(tmp_path):
     (tmp_path / "spin.toml").write_text(
         'spin_manifest_version = 2\n[application]\nname = "t"\n'
         '[[trigger.http]]\nroute = "/..."\ncomponent = "missing"\nexecutor = { type = "wagi" }\n')
-    result = subprocess.run([sys.executable, "-m", "yowasm", "serve", str(tmp_path)], capture_output=True, text=True)
+    result = run_yowasm("serve", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2 and "[component.ID] table with a local source" in result.stderr
 
 
@@ -106,7 +106,7 @@ def test_yowasm_publish_sends_a_spin_project_to_spin_registry_push(tmp_path):
     project = render(tmp_path / "hello-wasm", language="c", runtime="spin")
     (project / "build").mkdir()
     (project / "build/hello-wasm.wasm").write_bytes(b"\0asm\1\0\0\0")
-    result = subprocess.run([sys.executable, "-m", "yowasm", "publish"], cwd=project, capture_output=True, text=True)
+    result = run_yowasm("publish", cwd=project)
     assert result.returncode == 2 and "spin registry push" in result.stderr
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import path_without, require_tool
+from tests.conftest import path_without, require_tool, run_yowasm
 
 IDENTITY = "[user]\n\tname = Jane Doe\n\temail = jane@example.com\n"
 #: No name or email, and no guessing one from the host name: git has no identity.
@@ -28,16 +27,22 @@ def git_home(tmp_path):
     return home
 
 
+def ambient_git_variables() -> list[str]:
+    """The variables of this environment that would give git an identity, a config or a repository."""
+    return [key for key in os.environ if key.startswith("GIT_") or key == "EMAIL"]
+
+
 def git_env(home: Path, config: str = IDENTITY, **extra: str) -> dict[str, str]:
     (home / ".gitconfig").write_text(config)
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("GIT_") and key not in ("EMAIL", "GIT_CONFIG_GLOBAL")}
+    ambient = ambient_git_variables()
+    env = {key: value for key, value in os.environ.items() if key not in ambient}
     return {**env, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", **extra}
 
 
 def new(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yowasm", "new", *args, "--defaults", "--author", "Jane Doe"],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    """`yowasm new ARGS --defaults` in exactly the environment ENV (a git_env)."""
+    return run_yowasm("new", *args, "--defaults", "--author", "Jane Doe", cwd=cwd, env=env,
+                      unset=ambient_git_variables(), timeout=120)
 
 
 def git(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import require_tool, run_yowasm
 from tests.projects import render, shell_blocks, toolchain_env
 
 
@@ -35,8 +34,7 @@ def documented(project, program: str) -> list[list[str]]:
 
 def test_readme_yowasm_run_prints_the_greeting(project):
     for command in documented(project, "yowasm run"):
-        result = subprocess.run([sys.executable, "-m", "yowasm", *command[1:]], cwd=project,
-                                capture_output=True, text=True, env=toolchain_env())
+        result = run_yowasm(*command[1:], cwd=project, env=toolchain_env())
         assert result.returncode == 0, result.stderr
         assert result.stdout == "Hello from hello-wasm!\n"
 
