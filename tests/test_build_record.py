@@ -8,14 +8,13 @@ import marshal
 import os
 import re
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Terminal, imported_modules, run_yowasm
+from tests.conftest import Terminal, imported_modules, run_yowasm, yowasm_argv
 from tests.projects import minimal_c_project, set_mtime
 from yowasm import build_record
 
@@ -188,7 +187,7 @@ def test_on_a_terminal_the_line_is_drawn_as_rich_draws_it(built, cache):
     """The same bytes as the command line's rich console writes (bold green), and a line
     too long for the terminal is left to rich, which wraps it."""
     def on_terminal(cwd: Path, *args: str) -> tuple[str, bool]:
-        terminal = Terminal(cwd, [sys.executable, "-X", "importtime", "-m", "yowasm", "build", *args],
+        terminal = Terminal(cwd, yowasm_argv("build", *args, interpreter=("-X", "importtime")),
                             env={"XDG_CACHE_HOME": str(cache.parent)})
         assert terminal.finish() == 0
         lines = terminal.transcript.splitlines()
