@@ -65,7 +65,9 @@ def test_each_shell_gets_its_own_script_and_an_unknown_shell_is_refused(tmp_path
 @pytest.mark.parametrize("command", ["yowasm --install-completion", "yowasm --install-completion bash"])
 def test_install_completion_writes_the_script_where_the_shell_reads_it(command, shell_env, tmp_path):
     """As the README says it: run from bash, for the shell it is run from or the one named."""
-    result = subprocess.run([require_tool("bash", "sudo apt-get install bash"), "-c", command], env=shell_env,
+    # Another command after it keeps bash yowasm's parent, as an interactive shell is (bash
+    # runs a lone command in its own place, leaving yowasm to find whatever shell started pytest).
+    result = subprocess.run([require_tool("bash", "sudo apt-get install bash"), "-c", f"{command}\nexit $?"], env=shell_env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "bash completion installed in" in result.stdout
