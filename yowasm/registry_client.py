@@ -169,6 +169,11 @@ class RegistryClient:
         self._chunk_min = 0
         self.uploaded_bytes = 0
 
+    def settle_scheme(self) -> None:
+        """Choose between HTTPS and plain HTTP now (a registry on this machine reached
+        without either said), so that twins made from now on start with the choice."""
+        self._choose_scheme(self.base)
+
     def twin(self) -> RegistryClient:
         """A client of the same repository on a connection of its own, for an upload
         that goes on beside this client's: it starts with this one's scheme and
@@ -539,12 +544,16 @@ class RegistryClient:
     # -- blob upload --
 
     def upload_blob(self, source: Path | bytes, digest: str, size: int, progress: ProgressCallback | None = None) -> None:
-        """Push a blob the repository does not have: one streamed PUT, or, when the
-        registry refuses that (413) or it fails, resumable chunks."""
+        """Push a blob unless the repository has it (send_blob)."""
         if self.has_blob(digest, push=True):
             if progress:
                 progress(size)
             return
+        self.send_blob(source, digest, size, progress)
+
+    def send_blob(self, source: Path | bytes, digest: str, size: int, progress: ProgressCallback | None = None) -> None:
+        """Push a blob the repository does not have: one streamed PUT, or, when the
+        registry refuses that (413) or it fails, resumable chunks."""
         chunked = False
         for attempt in range(1, ATTEMPTS + 1):
             try:

@@ -38,38 +38,62 @@ def publish(module: Path, reference: Reference, connection: Connection, *,
     """Push MODULE as an artifact and tag it. Nothing is uploaded when the tag already
     points at the same manifest, and no blob the repository has is sent again.
 
-    What does not wait on anything goes on side by side: the module is hashed while
-    the registry says what the tag points at, and the config blob goes up on a
-    connection of its own while the module is hashed and uploaded."""
+    What does not wait on anything goes on side by side: on a connection of its own
+    the registry says what the tag points at (and when it points at nothing, a config
+    that is the same for every module goes up right after), while the module is hashed
+    and the registry says whether it has it; then the module goes up."""
     if not module.is_file():
         raise UsageError(f"No module at {literal(module)}.", hint="Build it first: yowasm build")
     if reference.digest or not reference.tag:
         raise InvalidReferenceError(f"Invalid reference {str(reference)!r}: publishing needs a tag, not a digest.",
                                     hint="Example of a valid reference: ghcr.io/octocat/hello:v1.0.0")
     client = RegistryClient(reference, connection)
-    hashing = _Background(file_sha256, module)
-    tagged = client.tagged_digest(reference.tag, push=True)
-    config_upload = None
-    if tagged is None and (config := fixed_config(layout)) is not None:  # no manifest to compare with first
-        config_upload = _Background(_upload_config, client.twin(), config)
+    client.settle_scheme()
+    beside = client.twin()
+    tag_check = _Background(_tagged_digest, beside, reference.tag)
+    fixed = fixed_config(layout)
+    untagged_config = _Background(_config_if_untagged, beside, tag_check, fixed) if fixed is not None else None
     try:
-        layer_digest = hashing.result()
+        layer_digest = file_sha256(module)
         size = module.stat().st_size
     except OSError as error:
         raise FileSystemError(f"Cannot read {literal(module)}: {error.strerror}.") from None
+    has_layer = client.has_blob(layer_digest, push=True)
+    tagged = tag_check.result()
     config = artifact_config(layout, module, layer_digest)
     manifest = build_manifest(layout, module, size, layer_digest, config, annotations or {})
     on_progress = progress(size) if progress else None
-    if tagged == sha256_digest(manifest):
-        if on_progress:
-            on_progress(size)
-        return Published(reference, tagged, size, 0)
-    if config_upload is None:
-        config_upload = _Background(_upload_config, client.twin(), config)
-    client.upload_blob(module, layer_digest, size, on_progress)
+    if tagged is None and untagged_config is not None:
+        config_upload = untagged_config  # already under way
+    else:
+        if untagged_config is not None:
+            untagged_config.result()  # done at once: it uploads nothing for a tag that points somewhere
+        if tagged == sha256_digest(manifest):
+            beside.transport.close()
+            if on_progress:
+                on_progress(size)
+            return Published(reference, tagged, size, 0)
+        config_upload = _Background(_upload_config, beside, config)
+    if not has_layer:
+        client.send_blob(module, layer_digest, size, on_progress)
+    elif on_progress:
+        on_progress(size)
     config_bytes = config_upload.result()
     digest = client.put_manifest(manifest, reference.tag)
     return Published(reference, digest, size, client.uploaded_bytes + config_bytes)
+
+
+def _tagged_digest(client: RegistryClient, tag: str) -> str | None:
+    return client.tagged_digest(tag, push=True)
+
+
+def _config_if_untagged(client: RegistryClient, tag_check: _Background[str | None], config: bytes) -> int | None:
+    """CONFIG uploaded with CLIENT as soon as TAG_CHECK finds that the tag points at
+    nothing (no manifest to compare with first): the bytes sent; None, sending
+    nothing, when it points at a manifest."""
+    if tag_check.result() is not None:
+        return None
+    return _upload_config(client, config)
 
 
 def _upload_config(client: RegistryClient, config: bytes) -> int:
