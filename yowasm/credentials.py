@@ -4,14 +4,11 @@ environment variables (which win). Secrets never appear in a repr or a message."
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import re
 import stat
 import subprocess
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -130,9 +127,11 @@ def lookup(registry: str) -> Credentials | None:
         if not entry:
             continue
         if entry.get("auth"):
+            import base64
+
             try:
                 user, _, secret = base64.b64decode(entry["auth"], validate=True).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
+            except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
                 raise _refuse(path, f"the credentials for {registry} are not base64 of USER:PASSWORD") from None
             return Credentials(user, secret)
         if entry.get("username") and entry.get("password"):
@@ -195,6 +194,8 @@ def store(registry: str, credentials: Credentials) -> Path:
         if helper:
             _helper_store(helper, registry, credentials)
             return False
+        import base64
+
         token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
         config.setdefault("auths", {})[_keys(registry)[0]] = {"auth": token}
         return True
@@ -224,6 +225,8 @@ def erase(registry: str) -> tuple[Path, bool]:
 
 
 def _write_private(path: Path, text: str) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor, temporary = tempfile.mkstemp(prefix=".config-", dir=path.parent)
     try:

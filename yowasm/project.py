@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from yowasm.errors import InputFileError, ProjectError, UsageError
-from yowasm.model import ProjectAnswers
+from yowasm.model import ANSWERS_FILE, ProjectAnswers
 from yowasm.readers import kind_of, read_yaml_mapping
 
 if TYPE_CHECKING:
     from yowasm.languages import LanguageFacts
 
-ANSWERS_FILE = ".copier-answers.yml"
 #: The answers-file key under which yowasm records a digest of every file it generated,
 #: so that `yowasm update` can tell files a user edited from files it may replace.
 GENERATED_KEY = "_yowasm_files"

@@ -6,13 +6,16 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from yowasm.credentials import Credentials, erase, lookup, store
 from yowasm.errors import AuthError, InvalidReferenceError, RegistryUnavailable, UsageError
-from yowasm.model import ArtifactFormat
-from yowasm.project import ANSWERS_FILE, Project, load_project
+from yowasm.model import ANSWERS_FILE, ArtifactFormat
 from yowasm.reference import DEFAULT_TAG, TAG_RE, Reference, canonical_registry, split_scheme, validate_host
 from yowasm.registry_client import Connection, check_login
+
+if TYPE_CHECKING:
+    from yowasm.project import Project
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,11 @@ def plan_publish(module: Path | None, reference: str | None, *, tag: str | None,
     """Arguments win; a project (FOLDER holding the answers file) fills in the rest:
     its module, HOST/NAMESPACE/NAME, its artifact format, and the tag from --tag, the
     exact git tag of HEAD, or `latest` (the default of docker and oras, and of `pull`)."""
-    project = load_project(folder) if (folder / ANSWERS_FILE).is_file() else None
+    project = None
+    if (folder / ANSWERS_FILE).is_file():
+        from yowasm.project import load_project
+
+        project = load_project(folder)
     if module is None:
         if project is None:
             raise UsageError("No module given and no project here.",

@@ -5,7 +5,6 @@ digest and size and writes its file whole or not at all, whatever signal stops i
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,6 @@ from yowasm.errors import FileSystemError, InvalidReferenceError, RegistryError,
 from yowasm.model import ArtifactFormat
 from yowasm.reference import Reference
 from yowasm.registry_client import Connection, ProgressCallback, RegistryClient, sha256_digest
-from yowasm.interrupts import interrupt_on_signals
 from yowasm.text import literal
 
 
@@ -144,6 +142,10 @@ class Pulled:
 
 def pull(reference: Reference, output: Path, connection: Connection) -> Pulled:
     """Fetch the module of either layout, check every digest, write OUTPUT atomically."""
+    import tempfile
+
+    from yowasm.interrupts import interrupt_on_signals
+
     client = RegistryClient(reference, connection)
     manifest = client.get_manifest(reference.reference)
     manifest_digest = sha256_digest(manifest)
