@@ -15,7 +15,7 @@ from os import PathLike
 # C0 controls but tab and newline, DEL, C1 controls, and Unicode format characters
 # that change how the text around them is displayed (bidi embeddings, overrides and
 # isolates, zero-width joiners and marks, the BOM, line and paragraph separators).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_UNSAFE = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 
 
 def _spell(match: re.Match[str]) -> str:
@@ -26,7 +26,11 @@ def _spell(match: re.Match[str]) -> str:
 def literal(text: object, *, single_line: bool = False) -> str:
     """`text` with every character a terminal would act on spelled out (`\\x1b`);
     with `single_line`, newlines and tabs too."""
-    shown = _UNSAFE.sub(_spell, str(text))
+    shown = str(text)
+    # None of those characters is printable, and most text is: then the pattern (whose
+    # compiling takes longer than some whole commands' own work) is not needed.
+    if not shown.isprintable():
+        shown = re.sub(_UNSAFE, _spell, shown)
     if single_line:
         shown = shown.replace("\t", "\\t").replace("\n", "\\n")
     return shown
