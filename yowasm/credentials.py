@@ -25,7 +25,7 @@ PASSWORD_VARIABLE = "YOWASM_REGISTRY_PASSWORD"
 CONFIG_LIMIT = 1024 * 1024
 #: How long `login` waits for another login holding the config file's lock.
 LOCK_TIMEOUT = 30
-_HELPER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HELPER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _EXAMPLE = '{"auths": {"ghcr.io": {"auth": "BASE64 OF USER:TOKEN"}}}'
 
 
@@ -97,7 +97,7 @@ def _check_shape(config: object, path: Path) -> None:
         raise _refuse(path, '"credHelpers" is not an object of registries to helper names')
     for name in [*helpers.values(), config.get("credsStore", "")]:
         # The name becomes a program name: docker-credential-NAME, looked up on PATH only.
-        if not isinstance(name, str) or (name and not _HELPER_RE.fullmatch(name)):
+        if not isinstance(name, str) or (name and not re.fullmatch(_HELPER_NAME, name)):
             raise _refuse(path, f"the credential helper name {literal(str(name))!r} is not letters, digits, '.', '_' or '-'")
 
 

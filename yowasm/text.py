@@ -9,7 +9,6 @@ escape so that what a user sees is exactly what was sent, and nothing acts on it
 from __future__ import annotations
 
 import re
-import shlex
 from os import PathLike
 
 # C0 controls but tab and newline, DEL, C1 controls, and Unicode format characters
@@ -52,6 +51,8 @@ def quoted(value: object, *, limit: int = QUOTED_CHARS) -> str:
 
 def shell_quote(argument: str | PathLike[str]) -> str:
     """One argument quoted for a POSIX shell, left bare when it needs no quotes."""
+    import shlex  # only commands that show a command line need it
+
     return shlex.quote(str(argument))
 
 
