@@ -316,6 +316,20 @@ def test_any_manifest_reply_is_a_module_or_one_clear_error(other_origin, tmp_pat
     assert not output.parent.exists() or leftovers(output.parent) == []
 
 
+def test_a_chunk_minimum_in_other_digits_is_ignored(other_origin, tmp_path):
+    """A superscript 2 passes str.isdigit, yet int() refuses it: no traceback, no minimum."""
+    def answer(reg, request):
+        if request.method != "POST":
+            return None
+        reply = reg._default(request)
+        reply.headers["OCI-Chunk-Min-Length"] = "\u00b2"
+        return reply
+
+    other_origin.fault = answer
+    published = publish(wasm_file(tmp_path), Reference.parse(other_origin.ref()), Connection())
+    assert published.uploaded_bytes > len(MODULE) and other_origin.blobs[blob_digest(MODULE)] == MODULE
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(status=st.sampled_from([200, 201, 202, 204, 301, 400, 401, 403, 404, 413, 416, 500]),
        headers=st.dictionaries(st.sampled_from(["Location", "Range", "Docker-Content-Digest", "WWW-Authenticate",

@@ -573,7 +573,7 @@ class RegistryClient:
         url = self.url("blobs/uploads/")
         reply = self.request("POST", url, push=True, expect=(202,))
         minimum = reply.headers.get("OCI-Chunk-Min-Length", "")
-        if minimum.isdigit() and int(minimum) <= 64 * 1024 * 1024:
+        if minimum.isascii() and minimum.isdigit() and int(minimum) <= 64 * 1024 * 1024:  # "²" passes isdigit
             self._chunk_min = int(minimum)
         return self._reply_location(reply, "POST", url)
 
