@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from yowasm.argtypes import Preopen, parse_dir, parse_env, parse_listen, parse_size
+from yowasm.argtypes import (Preopen, parse_annotations, parse_dir, parse_env, parse_listen, parse_login_host,
+                             parse_size)
 from yowasm.errors import UsageError
 
 
@@ -56,3 +57,26 @@ def test_listen():
     assert parse_listen("[::1]:8080") == ("::1", 8080)
     with pytest.raises(UsageError, match="HOST:PORT"):
         parse_listen("3000")
+
+
+def test_annotations_are_pairs_named_after_their_option():
+    assert parse_annotations(["org.opencontainers.image.source=https://x/?a=b", "empty="]) == {
+        "org.opencontainers.image.source": "https://x/?a=b", "empty": ""}
+    with pytest.raises(UsageError) as raised:
+        parse_annotations(["no-value"])
+    assert "--annotation 'no-value'" in raised.value.message and "image.source=" in raised.value.hint
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("ghcr.io", ("ghcr.io", None)), ("https://ghcr.io/v2/", ("ghcr.io", "https")),
+    (" http://127.0.0.1:5000 ", ("127.0.0.1:5000", "http")), ("localhost:5000", ("localhost:5000", None)),
+])
+def test_a_login_host_may_be_written_as_a_url(text, parsed):
+    assert parse_login_host(text) == parsed
+
+
+def test_a_login_host_that_is_no_host_is_refused_with_an_example():
+    with pytest.raises(UsageError) as raised:
+        parse_login_host("bad host!")
+    assert "Invalid registry 'bad host!'" in raised.value.message and raised.value.exit_code == 2
+    assert "registry.example.com:5000" in raised.value.hint

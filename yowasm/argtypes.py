@@ -34,6 +34,20 @@ def parse_pairs(values: Iterable[str], option: str, example: str) -> list[tuple[
     return pairs
 
 
+def parse_annotations(values: Iterable[str]) -> dict[str, str]:
+    """`publish --annotation KEY=VALUE`, repeatable: the manifest's annotations."""
+    return dict(parse_pairs(values, "--annotation", "org.opencontainers.image.source=https://github.com/octocat/hello"))
+
+
+def parse_login_host(text: str) -> tuple[str, str | None]:
+    """`login` and `logout` take HOST[:PORT], also written http(s)://HOST[:PORT]:
+    (the registry, the scheme written or None)."""
+    from yowasm.reference import canonical_registry, split_scheme, validate_host
+
+    scheme, rest = split_scheme(text.strip())
+    return canonical_registry(validate_host(rest.removesuffix("/v2").rstrip("/"))), scheme
+
+
 def parse_env(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
     return tuple(parse_pairs(values, "--env", "GREETING=hello"))
 

@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
-from yowasm.argtypes import parse_pairs
 from yowasm.model import ArtifactFormat
 from yowasm.reference import DIGEST_RE
 from yowasm.registry_client import DOCKER_MANIFEST, OCI_MANIFEST, sha256_digest
@@ -110,10 +109,6 @@ def build_manifest(layout: ArtifactFormat, module: Path, size: int, layer_digest
     if annotations:
         manifest["annotations"] = dict(annotations)
     return json.dumps(manifest, separators=(",", ":")).encode()
-
-
-def parse_annotations(values: list[str]) -> dict[str, str]:
-    return dict(parse_pairs(values, "--annotation", "org.opencontainers.image.source=https://github.com/octocat/hello"))
 
 
 def wasm_layer(manifest: bytes) -> tuple[Descriptor, ArtifactFormat]:

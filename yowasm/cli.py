@@ -380,7 +380,7 @@ def publish(
 ) -> None:
     """Push a module to an OCI registry and print its reference and digest."""
     from yowasm import console
-    from yowasm.artifacts import parse_annotations
+    from yowasm.argtypes import parse_annotations
     from yowasm.publishing import connection_for, plan_publish
     from yowasm.transfer import publish as push
 
@@ -430,7 +430,8 @@ def login(
     from yowasm import console
     from yowasm.credentials import Credentials
     from yowasm.errors import UsageError
-    from yowasm.publishing import log_in, parse_login_host
+    from yowasm.argtypes import parse_login_host
+    from yowasm.publishing import log_in
     from yowasm.text import shell_command
 
     registry, scheme = parse_login_host(host)
@@ -460,7 +461,8 @@ def logout(
     """Forget the credentials stored for a registry (in the Docker config file or its
     credential helper)."""
     from yowasm import console
-    from yowasm.publishing import log_out, parse_login_host
+    from yowasm.argtypes import parse_login_host
+    from yowasm.publishing import log_out
 
     console.show_logged_out(log_out(parse_login_host(host)[0]))
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from yowasm.credentials import Credentials, erase, lookup, store
 from yowasm.errors import AuthError, InvalidReferenceError, RegistryUnavailable, UsageError
 from yowasm.model import ANSWERS_FILE, ArtifactFormat
-from yowasm.reference import DEFAULT_TAG, TAG_RE, Reference, canonical_registry, split_scheme, validate_host
+from yowasm.reference import DEFAULT_TAG, TAG_RE, Reference
 from yowasm.registry_client import Connection, check_login
 
 if TYPE_CHECKING:
@@ -92,13 +92,6 @@ def connection_for(reference: Reference, *, plain_http: bool, insecure: bool, ca
     connection.check(reference.registry)
     return Connection(plain_http=plain_http, insecure=insecure, ca_file=ca_file,
                       https_only=reference.scheme == "https", credentials=lookup(reference.registry))
-
-
-def parse_login_host(text: str) -> tuple[str, str | None]:
-    """`login` and `logout` take HOST[:PORT], also written http(s)://HOST[:PORT]:
-    (the registry, the scheme written or None)."""
-    scheme, rest = split_scheme(text.strip())
-    return canonical_registry(validate_host(rest.removesuffix("/v2").rstrip("/"))), scheme
 
 
 @dataclass(frozen=True)
