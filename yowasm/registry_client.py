@@ -27,7 +27,8 @@ from yowasm.credentials import Credentials
 from yowasm.errors import AuthError, FileSystemError, RegistryError, RegistryUnavailable, UsageError
 from yowasm.reference import TAG_RE, Reference, is_loopback
 from yowasm.text import literal, shell_command
-from yowasm.transport import ConnectionFailed, TimedOut, TLSError, Transport, TransportError, plain_http_answer
+from yowasm.transport import (ConnectionFailed, InvalidRequest, TimedOut, TLSError, Transport, TransportError,
+                              plain_http_answer)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -268,6 +269,8 @@ class RegistryClient:
                     continue
                 raise RegistryUnavailable(f"The registry {self.registry} did not answer {self._what(method, url)} "
                                           f"in {TIMEOUT} s.") from None
+            except InvalidRequest as error:
+                raise self.bad_reply(method, url, f"a URL yowasm will not send ({_reason(error)})") from None
             except TransportError as error:
                 raise self.bad_reply(method, url, f"an answer that is not HTTP ({_reason(error)})") from None
             if response.status >= 500 and attempt < attempts:
