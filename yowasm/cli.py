@@ -381,8 +381,11 @@ def publish(
     """Push a module to an OCI registry and print its reference and digest."""
     from yowasm import console
     from yowasm.argtypes import parse_annotations
-    from yowasm.publishing import connection_for, plan_publish
-    from yowasm.transfer import publish as push
+    from yowasm.startup import imports_uncollected
+
+    with imports_uncollected("yowasm.transfer"):  # the registry client's modules: no garbage, much to collect
+        from yowasm.publishing import connection_for, plan_publish
+        from yowasm.transfer import publish as push
 
     annotations = parse_annotations(annotation or [])
     plan = plan_publish(module, reference, tag=tag, artifact_format=artifact_format, folder=Path("."))
