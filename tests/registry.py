@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlparse
 
-from tests.conftest import require_tool
+from tests.conftest import require_tool, run_yowasm
 
 USERS = {"pusher": "push-secret", "reader": "read-secret"}
 #: What each user may do in the token variant: readers only pull.
@@ -32,15 +31,20 @@ ALLOWED_ACTIONS = {"pusher": {"pull", "push"}, "reader": {"pull"}}
 
 
 def yowasm(*args: str, cwd: Path, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    """A real `python -m yowasm` process (the copy on PYTHONPATH)."""
-    return subprocess.run([sys.executable, "-m", "yowasm", *args], cwd=cwd, capture_output=True, text=True,
-                          input=stdin, env=env, timeout=300)
+    """tests.conftest.run_yowasm with STDIN as its input and, given ENV (made by
+    `environment`), none of this environment's registry credentials."""
+    return run_yowasm(*args, cwd=cwd, env=env, unset=registry_credentials() if env else (), input=stdin)
+
+
+def registry_credentials() -> list[str]:
+    """The names of this environment's registry credential variables (YOWASM_REGISTRY_*)."""
+    return [key for key in os.environ if key.startswith("YOWASM_REGISTRY_")]
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     """This environment without registry credentials, with a Docker config folder and
     a HOME of the test's own (no ~/.netrc, no ~/.docker of the machine)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YOWASM_REGISTRY_")}
+    env = {key: value for key, value in os.environ.items() if key not in registry_credentials()}
     return {**env, "DOCKER_CONFIG": str(tmp_path / "docker-config"), "HOME": str(tmp_path / "home"), **extra}
 
 

@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from tests.projects import render
-from tests.conftest import require_tool
+from tests.conftest import require_tool, yowasm_argv
 from tests.registry import USERS, environment, running_registry, yowasm
 
 WASM_TO_OCI_CONFIG = "application/vnd.wasm.config.v1+json"
@@ -455,8 +454,8 @@ def test_progress_bar_in_a_terminal_only(registry, tmp_path):
     import pexpect
 
     wasm = module(tmp_path, size=20 * 1024 * 1024, name="big.wasm")
-    child = pexpect.spawn(sys.executable, ["-m", "yowasm", "publish", str(wasm), registry.ref("team/big", "v1"),
-                                           "--plain-http"], encoding="utf-8", timeout=120, dimensions=(30, 120),
+    argv = yowasm_argv("publish", str(wasm), registry.ref("team/big", "v1"), "--plain-http")
+    child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", timeout=120, dimensions=(30, 120),
                           env=environment(tmp_path))
     child.expect_exact("Pushing big.wasm")
     child.expect_exact("MB")
@@ -543,8 +542,9 @@ def test_the_generated_readmes_registry_commands_work_as_written(tmp_path):
         wasm = module(project / "build", name="hello-wasm.wasm")
         env = environment(tmp_path)
 
-        login = pexpect.spawn(sys.executable, ["-m", "yowasm", *shlex.split(commands["login"])[1:]], cwd=str(project),
-                              env=env, encoding="utf-8", timeout=60, dimensions=(24, 80))
+        argv = yowasm_argv(*shlex.split(commands["login"])[1:])
+        login = pexpect.spawn(argv[0], argv[1:], cwd=str(project), env=env, encoding="utf-8", timeout=60,
+                              dimensions=(24, 80))
         login.expect("Username")
         login.sendline("pusher")
         login.expect("Password")
@@ -564,7 +564,7 @@ def peak_rss_mb(args: list[str], env: dict, cwd: Path) -> tuple[int, float]:
     """Exit status and peak resident memory (MB) of one real yowasm process, measured
     by GNU time: a child of this big test process would inherit its peak across exec."""
     time_tool = require_tool("time", "sudo apt-get install time")
-    result = subprocess.run([time_tool, "-f", "%M", sys.executable, "-m", "yowasm", *args], cwd=cwd, env=env,
+    result = subprocess.run([time_tool, "-f", "%M", *yowasm_argv(*args)], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
     return result.returncode, int(result.stderr.strip().splitlines()[-1]) / 1024
 

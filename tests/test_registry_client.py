@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import yowasm_process
 from tests.hostile_registry import PASSWORD, USER, Answer, HostileRegistry, TokenService, blob_digest
-from tests.registry import environment, self_signed, yowasm
+from tests.registry import environment, registry_credentials, self_signed, yowasm
 from yowasm.credentials import Credentials
 from yowasm.errors import RegistryError, YowasmError
 from yowasm.reference import Reference
@@ -409,9 +409,8 @@ def test_a_signal_during_pull_leaves_nothing(other_origin, tmp_path, signum):
                                                and request.method == "GET" else None)
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "yowasm", "pull", other_origin.ref(), "-o", str(out / "m.wasm")],
-                               cwd=tmp_path, env=environment(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = yowasm_process("pull", other_origin.ref(), "-o", str(out / "m.wasm"), cwd=tmp_path,
+                             env=environment(tmp_path), unset=registry_credentials())
     deadline = time.monotonic() + 30
     while not any(path.suffix == ".part" and path.stat().st_size for path in out.iterdir()):
         assert time.monotonic() < deadline and process.poll() is None, process.communicate()
