@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import socketserver
 import threading
 from pathlib import Path
 from typing import Callable
@@ -41,7 +42,25 @@ MANIFEST = json.dumps({
 }).encode()
 
 
-class ScriptedServer:
+class LoopbackServer:
+    """A loopback server (socketserver's threads) handing each connection's socket to HANDLE."""
+
+    def __init__(self, handle: Callable[[socket.socket], None]):
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                handle(self.request)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ScriptedServer(LoopbackServer):
     """Answers each request (its head and Content-Length body read) with the bytes
     SCRIPT returns for its request line, then closes the connection if told to."""
 
@@ -49,21 +68,11 @@ class ScriptedServer:
         self.script = script
         self.lines: list[str] = []
         self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._connection, args=(sock,), daemon=True).start()
+        super().__init__(self._connection)
 
     def _connection(self, sock: socket.socket) -> None:
-        with sock, sock.makefile("rb") as reader:
+        self.connections += 1
+        with sock.makefile("rb") as reader:
             while line := reader.readline():
                 request = line.decode("latin-1").strip()
                 length = 0
@@ -77,9 +86,6 @@ class ScriptedServer:
                 sock.sendall(reply)
                 if close:
                     return
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def serving_manifest(reply: bytes, *, close: bool = True) -> Callable[[str], tuple[bytes, bool]]:
@@ -213,22 +219,13 @@ def test_an_http_proxy_from_the_environment_carries_a_plain_http_publish(tmp_pat
         assert "team/hello:v1" in proxy.manifests and proxy.blobs[digest(MODULE)] == MODULE
 
 
-class ConnectProxy:
+class ConnectProxy(LoopbackServer):
     """An HTTP proxy that only tunnels (CONNECT), recording the authorities asked for."""
 
     def __init__(self):
         self.tunnels: list[str] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+        super().__init__(self._tunnel)
+        self.address = self.host
 
     def _tunnel(self, client: socket.socket) -> None:
         head = b""
@@ -247,9 +244,6 @@ class ConnectProxy:
 
         threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
         pipe(client, upstream)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.mark.registry
