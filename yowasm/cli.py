@@ -192,7 +192,6 @@ def new(
     from yowasm import console
     from yowasm.project import read_data_file
     from yowasm.questionnaire import resolve_answers
-    from yowasm.scaffold import check_destination, create_project
 
     given = read_data_file(data_file) if data_file else {}
     flags = dict(
@@ -202,6 +201,8 @@ def new(
     )
     given.update({key: value for key, value in flags.items() if value is not None})
     if directory is not None:
+        from yowasm.scaffold import check_destination
+
         check_destination(directory.absolute(), force=force)
     interactive = console.is_interactive()
     answers = resolve_answers(
@@ -210,6 +211,8 @@ def new(
         use_defaults=defaults,
         ask=console.ask if interactive else None,
     )
+    from yowasm.scaffold import create_project  # once the questions are answered: the first one waits for less
+
     scaffold = create_project(answers, directory or Path(answers.name), force=force)
     git = None
     if not no_git:

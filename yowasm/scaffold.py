@@ -7,16 +7,12 @@ destination that existed is left exactly as it was.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
-
-import yaml
 
 from yowasm import interrupts
 from yowasm.errors import DestinationError, TemplateError, YowasmError
@@ -138,6 +134,8 @@ def render_files(answers: ProjectAnswers, target: Path, templates: Path | None =
 
 
 def record_digests(answers_file: Path, digests: dict[str, str]) -> None:
+    import yaml  # PyYAML, hashlib and tempfile only once there is a project to write: not before the first question
+
     with answers_file.open("a", encoding="utf-8") as file:
         file.write("# Digests of the files yowasm generated: `yowasm update` replaces only files still like this.\n")
         file.write(yaml.safe_dump({GENERATED_KEY: digests}, default_flow_style=False, allow_unicode=True))
@@ -145,6 +143,8 @@ def record_digests(answers_file: Path, digests: dict[str, str]) -> None:
 
 def file_digest(path: Path) -> str:
     """A short content digest: enough to tell an edited file from the one generated."""
+    import hashlib
+
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
@@ -152,16 +152,23 @@ def file_digest(path: Path) -> str:
 def staging_folder(parent: Path) -> Iterator[Path]:
     """A scratch folder in PARENT (so its files can be renamed into place), always
     removed, even when a signal comes while it is being removed."""
+    import tempfile
+
+    staging = None
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".yowasm-new-", dir=parent))
-    except OSError as error:
-        raise DestinationError(f"Cannot create files in {parent}: {error.strerror}.",
-                               hint="Choose a folder you can write to.") from None
-    try:
+        # Made while a signal waits, and inside the `try`: a signal that comes as the
+        # folder is made still finds its removal certain.
+        with interrupts.deferred():
+            try:
+                staging = Path(tempfile.mkdtemp(prefix=".yowasm-new-", dir=parent))
+            except OSError as error:
+                raise DestinationError(f"Cannot create files in {parent}: {error.strerror}.",
+                                       hint="Choose a folder you can write to.") from None
         yield staging
     finally:
-        with interrupts.deferred():
-            shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            with interrupts.deferred():
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def _render(answers: ProjectAnswers, target: Path, templates: Path) -> None:
