@@ -200,18 +200,20 @@ def new(
         artifact_format=artifact_format, publisher=publisher, license=license, branch=branch,
     )
     given.update({key: value for key, value in flags.items() if value is not None})
-    if directory is not None:
-        from yowasm.scaffold import check_destination
-
-        check_destination(directory.absolute(), force=force)
     interactive = console.is_interactive()
+    if directory is not None or not interactive or defaults:
+        # Now unless questions come first: a head-start renderer waits for create_project's
+        # request, and the first question need not wait for the import.
+        from yowasm.scaffold import check_destination, create_project
+    if directory is not None:
+        check_destination(directory.absolute(), force=force)
     answers = resolve_answers(
         given,
         directory=directory.absolute() if directory else None,
         use_defaults=defaults,
         ask=console.ask if interactive else None,
     )
-    from yowasm.scaffold import create_project  # once the questions are answered: the first one waits for less
+    from yowasm.scaffold import create_project
 
     scaffold = create_project(answers, directory or Path(answers.name), force=force)
     git = None

@@ -7,12 +7,16 @@ destination that existed is left exactly as it was.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
+
+import yaml
 
 from yowasm import interrupts
 from yowasm.errors import DestinationError, TemplateError, YowasmError
@@ -134,8 +138,6 @@ def render_files(answers: ProjectAnswers, target: Path, templates: Path | None =
 
 
 def record_digests(answers_file: Path, digests: dict[str, str]) -> None:
-    import yaml  # PyYAML, hashlib and tempfile only once there is a project to write: not before the first question
-
     with answers_file.open("a", encoding="utf-8") as file:
         file.write("# Digests of the files yowasm generated: `yowasm update` replaces only files still like this.\n")
         file.write(yaml.safe_dump({GENERATED_KEY: digests}, default_flow_style=False, allow_unicode=True))
@@ -143,8 +145,6 @@ def record_digests(answers_file: Path, digests: dict[str, str]) -> None:
 
 def file_digest(path: Path) -> str:
     """A short content digest: enough to tell an edited file from the one generated."""
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
@@ -152,8 +152,6 @@ def file_digest(path: Path) -> str:
 def staging_folder(parent: Path) -> Iterator[Path]:
     """A scratch folder in PARENT (so its files can be renamed into place), always
     removed, even when a signal comes while it is being removed."""
-    import tempfile
-
     staging = None
     try:
         # Made while a signal waits, and inside the `try`: a signal that comes as the
