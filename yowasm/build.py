@@ -68,7 +68,7 @@ def current_build(project: Project) -> BuildResult | None:
 def newest_input_time(project: Project) -> float:
     """The modification time of the newest file in the project that a build may read
     (see yowasm.freshness)."""
-    return freshness.newest_input_time(str(project.root), project.answers.module_file.split("/")[0])
+    return freshness.newest_input_time(str(project.root), project.answers.module_file)
 
 
 def ensure_built(project: Project) -> BuildResult:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
 
-from yowasm import freshness
+from yowasm import ANSWERS_FILE, freshness
 from yowasm.cachefiles import cache_folder, read_cache_file
 
 TYPE_CHECKING = False  # typing itself is not imported: see above
@@ -44,7 +45,6 @@ _DECIDING = ("build.py", "build_record.py", "console.py", "freshness.py", "langu
 #: width, terminal kind): with any of them set, the command line answers.
 _RICH_SETTINGS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES",
                   "JUPYTER_COLUMNS", "JUPYTER_LINES")
-ANSWERS_FILE = ".copier-answers.yml"
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -82,7 +82,7 @@ def current_module(project: str) -> tuple[str, int] | None:
             return None
         module_path = os.path.join(root, module)
         built = os.stat(module_path)
-        if freshness.newest_input_time(root, module.split("/")[0]) > built.st_mtime:
+        if freshness.newest_input_time(root, module) > built.st_mtime:
             return None
     except (OSError, ValueError):
         return None
@@ -183,7 +183,7 @@ def _stamp(path: str) -> tuple[int, ...] | None:
         status = os.lstat(path)
     except OSError:
         return None
-    if (status.st_mode & 0o170000) != 0o100000:
+    if not stat.S_ISREG(status.st_mode):
         return None
     return (status.st_dev, status.st_ino, status.st_mode, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 

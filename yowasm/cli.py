@@ -202,10 +202,12 @@ def new(
     given.update({key: value for key, value in flags.items() if value is not None})
     interactive = console.is_interactive()
     if directory is not None or not interactive or defaults:
-        # Now unless questions come first: a head-start renderer waits for create_project's
-        # request, and the first question need not wait for the import.
-        from yowasm.scaffold import check_destination, create_project
+        # Imported now unless a question comes first: a head-start renderer waits for
+        # create_project's request, and a first question needs nothing of it.
+        import yowasm.scaffold  # noqa: F401
     if directory is not None:
+        from yowasm.scaffold import check_destination
+
         check_destination(directory.absolute(), force=force)
     answers = resolve_answers(
         given,

@@ -12,11 +12,12 @@ import os
 GITIGNORE_BYTES = 64 * 1024
 
 
-def newest_input_time(root: str, module_folder: str) -> float:
+def newest_input_time(root: str, module: str) -> float:
     """The modification time of the newest file in the project at ROOT, leaving out
-    what no build reads: .git, MODULE_FOLDER (where the module goes) and the folders
-    the project's .gitignore names as /FOLDER/ (target, node_modules)."""
-    skipped = {".git", module_folder, *ignored_folders(root)}
+    what no build reads: .git, the top folder of MODULE (the module's project-relative
+    path: where builds put their output) and the folders the project's .gitignore
+    names as /FOLDER/ (target, node_modules)."""
+    skipped = {".git", module.split("/")[0], *ignored_folders(root)}
     newest = 0.0
     folders = [(root, skipped)]
     while folders:

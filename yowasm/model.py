@@ -19,9 +19,6 @@ from yowasm.reference import ACR_SUFFIX, HOST_ALIASES, KIND_HOSTS, validate_host
 if TYPE_CHECKING:
     from yowasm.runtimes import RuntimeFacts
 
-#: The file in a project's root that holds its answers (copier's name for it).
-ANSWERS_FILE = ".copier-answers.yml"
-
 
 class Choice(str, Enum):
     """An enum whose values are what users type; parsed with a clear error."""

@@ -5,7 +5,7 @@ without importing what reads languages."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -38,14 +38,19 @@ def language_file(name: str) -> Path:
 
 
 def default_runtime_name() -> str:
-    """The runtime whose file says `default: true` (a test checks that exactly one
-    does), found without the domain model: `new --help` names it."""
-    return next(name for name in runtime_names() if load_packaged_yaml(runtime_file(name)).get("default"))
+    """The runtime whose file says `default: true`, found without the domain model:
+    `new --help` names it."""
+    return _marked_default(runtime_names(), runtime_file)
 
 
 def default_language_name() -> str:
-    """The language whose language.yml says `default: true` (exactly one does)."""
-    return next(name for name in language_names() if load_packaged_yaml(language_file(name)).get("default"))
+    """The language whose language.yml says `default: true`."""
+    return _marked_default(language_names(), language_file)
+
+
+def _marked_default(names: list[str], file_of: Callable[[str], Path]) -> str:
+    """The first of NAMES whose file says `default: true` (a test checks that exactly one does)."""
+    return next(name for name in names if load_packaged_yaml(file_of(name)).get("default"))
 
 
 def load_packaged_yaml(path: Path) -> Any:

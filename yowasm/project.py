@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from yowasm.errors import InputFileError, ProjectError, UsageError
-from yowasm.model import ANSWERS_FILE, ProjectAnswers
+from yowasm import ANSWERS_FILE
+from yowasm.model import ProjectAnswers
 from yowasm.readers import kind_of, read_yaml_mapping
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from yowasm.credentials import Credentials, erase, lookup, store
 from yowasm.errors import AuthError, InvalidReferenceError, RegistryUnavailable, UsageError
-from yowasm.model import ANSWERS_FILE, ArtifactFormat
+from yowasm import ANSWERS_FILE
+from yowasm.model import ArtifactFormat
 from yowasm.reference import DEFAULT_TAG, TAG_RE, Reference
 from yowasm.registry_client import Connection, check_login
 

@@ -107,6 +107,8 @@ class _Connection:
         self.http = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         #: An HTTP proxy takes absolute URLs as targets, with these headers.
         self.proxy_headers: dict[str, str] | None = None
+        #: Whether any byte of the current exchange's answer has come.
+        self._received = False
 
     def send(self, event: Any | Callable[[], Any]) -> bytes:
         """EVENT's bytes (EVENT made here when it is a callable: h11 checks a request's
@@ -338,7 +340,7 @@ class Transport:
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str], body: Any = None) -> Response:
         parts = urlsplit(url)
-        scheme, host, port = _origin(url)
+        scheme, host, port = origin = _origin(url)
         connection = self._connection(url)
         try:
             target = url if connection.proxy_headers is not None else \
@@ -356,7 +358,6 @@ class Transport:
         except BaseException:
             connection.close()
             raise
-        origin = _origin(url)
 
         def release(response: Response, used: _Connection) -> None:
             if not response.complete and not response._pending:
